@@ -1,0 +1,189 @@
+//! The pipeline: evidence → sources → timeline → detection → outputs.
+
+mod runlog;
+
+pub use runlog::{ArtifactStatus, ArtifactReport, RunLog, Stage};
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+
+use crate::evidence::{Artifact, Evidence, Lookup};
+use crate::sources::{self, Parse, Source};
+use crate::timeline;
+
+/// What the analyst asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub quiet: bool,
+    /// Extra rule files (`--rules`).
+    pub rules: Vec<PathBuf>,
+    /// Indicator files or folders (`--iocs`).
+    pub iocs: Vec<PathBuf>,
+}
+
+/// Everything one run produced, in memory.
+pub struct Analysis {
+    pub timeline: DataFrame,
+    pub log: RunLog,
+}
+
+/// Progress on stderr unless quiet.
+pub struct Progress {
+    quiet: bool,
+    started: Instant,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        Progress { quiet, started: Instant::now() }
+    }
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("[{:>6.1}s] {}", self.started.elapsed().as_secs_f64(), msg.as_ref());
+        }
+    }
+}
+
+pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
+    let progress = Progress::new(opts.quiet);
+    let mut log = RunLog::start(opts);
+
+    let t = Instant::now();
+    progress.say("discovering evidence");
+    for p in &opts.inputs {
+        check_out_not_inside(&opts.out, p)?;
+    }
+    let evidence = Evidence::discover(&opts.inputs)?;
+    log.record_containers(&evidence);
+    log.stage("discovery", t);
+    for c in &evidence.containers {
+        progress.say(format!("found {:?} at {}", c.kind, c.origin.display()));
+    }
+
+    let t = Instant::now();
+    let registry = sources::registry();
+    let frames = ingest(&evidence, &registry, &mut log, &progress);
+    log.stage("sources", t);
+
+    let t = Instant::now();
+    let mut timeline = timeline::assemble(frames).context("building the timeline")?;
+    log.stage("timeline_build", t);
+    progress.say(format!("timeline: {} rows", timeline.height()));
+
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating output folder {}", opts.out.display()))?;
+    let t = Instant::now();
+    timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet")).context("writing timeline.parquet")?;
+    log.stage("parquet_write", t);
+
+    let t = Instant::now();
+    let findings = serde_json::json!({ "findings": [] });
+    std::fs::write(opts.out.join("findings.json"), serde_json::to_vec_pretty(&findings)?)?;
+    log.stage("detection", t);
+
+    log.inputs = evidence.inputs.all();
+    log.summarise(&timeline);
+
+    let t = Instant::now();
+    crate::report::write(&opts.out, &timeline, &log).context("writing report.html")?;
+    log.stage("report_render", t);
+
+    log.finish();
+    std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
+    progress.say(format!("report: {}", opts.out.join("report.html").display()));
+    Ok(Analysis { timeline, log })
+}
+
+/// Runs every source over every artifact it found, in parallel. A failing artifact is
+/// logged and the others go on.
+fn ingest(evidence: &Evidence, registry: &[Box<dyn Source>], log: &mut RunLog, progress: &Progress) -> Vec<DataFrame> {
+    let mut jobs: Vec<(&dyn Source, Artifact)> = Vec::new();
+    for s in registry {
+        for l in s.discover(evidence) {
+            match l {
+                Lookup::Found(a) => jobs.push((s.as_ref(), a)),
+                Lookup::Missing { logical, container, reason } => {
+                    progress.say(format!("warning: {}: {logical} missing: {reason}", s.name()));
+                    log.artifacts.push(ArtifactReport::missing(s.name(), &logical, container, &reason));
+                }
+            }
+        }
+    }
+    let results: Vec<(ArtifactReport, Option<DataFrame>)> = jobs
+        .par_iter()
+        .map(|(source, art)| {
+            let t = Instant::now();
+            let mut p = Parse::new(evidence, art);
+            let outcome = source.parse(&mut p);
+            let rows = p.rows();
+            let (builder, warnings, facts) = p.into_parts();
+            let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
+            match outcome {
+                Ok(()) => {}
+                Err(e) => {
+                    report.status = ArtifactStatus::Failed;
+                    report.error = Some(e.to_string());
+                }
+            }
+            match builder.finish() {
+                Ok(df) => (report, Some(df)),
+                Err(e) => {
+                    report.status = ArtifactStatus::Failed;
+                    report.error = Some(format!("building rows: {e}"));
+                    (report, None)
+                }
+            }
+        })
+        .collect();
+    let mut frames = Vec::new();
+    for (report, df) in results {
+        match report.status {
+            ArtifactStatus::Failed => progress.say(format!(
+                "warning: {} could not read {}: {} ({} rows kept)",
+                report.source,
+                report.artifact,
+                report.error.as_deref().unwrap_or("unknown error"),
+                report.rows
+            )),
+            _ => progress.say(format!("{}: {} rows from {}", report.source, report.rows, report.artifact)),
+        }
+        log.artifacts.push(report);
+        // Rows read before a failure are kept: they are real evidence.
+        if let Some(df) = df {
+            frames.push(df);
+        }
+    }
+    frames
+}
+
+fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
+    let ev = std::fs::canonicalize(evidence).unwrap_or_else(|_| evidence.to_path_buf());
+    if !ev.is_dir() {
+        return Ok(());
+    }
+    // The output folder may not exist yet: canonicalise its closest existing ancestor.
+    let mut probe = out.to_path_buf();
+    let mut rest = Vec::new();
+    while !probe.exists() {
+        match (probe.parent(), probe.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                probe = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+            }
+            _ => break,
+        }
+    }
+    let mut abs = std::fs::canonicalize(&probe).unwrap_or(probe);
+    for r in rest.iter().rev() {
+        abs.push(r);
+    }
+    if abs.starts_with(&ev) {
+        return Err(crate::evidence::EvidenceError::OutputInsideEvidence { out: out.to_path_buf(), evidence: evidence.to_path_buf() }.into());
+    }
+    Ok(())
+}

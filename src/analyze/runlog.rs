@@ -1,0 +1,181 @@
+//! run.json: what was read, what could not be, and how long each stage took.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{Artifact, Evidence, InputRecord};
+
+use super::Options;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactStatus {
+    /// Read completely.
+    Parsed,
+    /// Read with warnings (some rows or columns could not be used).
+    Partial,
+    /// Listed or expected but not present.
+    Missing,
+    /// Could not be read; rows read before the failure are kept.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArtifactReport {
+    pub source: String,
+    pub artifact: String,
+    pub path: Option<String>,
+    pub container: usize,
+    pub status: ArtifactStatus,
+    pub rows: usize,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    pub elapsed_ms: f64,
+}
+
+impl ArtifactReport {
+    pub fn missing(source: &str, logical: &str, container: usize, reason: &str) -> Self {
+        ArtifactReport {
+            source: source.into(),
+            artifact: logical.into(),
+            path: None,
+            container,
+            status: ArtifactStatus::Missing,
+            rows: 0,
+            warnings: vec![reason.to_string()],
+            error: None,
+            facts: Default::default(),
+            elapsed_ms: 0.0,
+        }
+    }
+
+    pub fn parsed(
+        source: &str,
+        art: &Artifact,
+        rows: usize,
+        warnings: Vec<String>,
+        facts: serde_json::Map<String, serde_json::Value>,
+        t: Instant,
+    ) -> Self {
+        ArtifactReport {
+            source: source.into(),
+            artifact: art.logical.clone(),
+            path: Some(art.path.display().to_string()),
+            container: art.container,
+            status: if warnings.is_empty() { ArtifactStatus::Parsed } else { ArtifactStatus::Partial },
+            rows,
+            warnings,
+            error: None,
+            facts,
+            elapsed_ms: t.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerReport {
+    pub kind: crate::evidence::ContainerKind,
+    pub origin: String,
+    pub device: crate::evidence::DeviceInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunLog {
+    pub tool: String,
+    pub version: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub command: Vec<String>,
+    pub out: String,
+    pub containers: Vec<ContainerReport>,
+    pub inputs: Vec<InputRecord>,
+    pub artifacts: Vec<ArtifactReport>,
+    pub rows_total: usize,
+    pub rows_by_source: BTreeMap<String, usize>,
+    pub rows_without_time: usize,
+    pub time_span: Option<(String, String)>,
+    pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub rules: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub ioc_files: Vec<serde_json::Value>,
+    #[serde(skip)]
+    started_at: Option<Instant>,
+}
+
+impl RunLog {
+    pub fn start(opts: &Options) -> Self {
+        RunLog {
+            tool: "chainline".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started: crate::timeline::time::rfc3339(&chrono::Utc::now()),
+            finished: None,
+            command: std::env::args().collect(),
+            out: opts.out.display().to_string(),
+            containers: Vec::new(),
+            inputs: Vec::new(),
+            artifacts: Vec::new(),
+            rows_total: 0,
+            rows_by_source: BTreeMap::new(),
+            rows_without_time: 0,
+            time_span: None,
+            stages: Vec::new(),
+            rules: Vec::new(),
+            ioc_files: Vec::new(),
+            started_at: Some(Instant::now()),
+        }
+    }
+
+    pub fn record_containers(&mut self, ev: &Evidence) {
+        self.containers = ev
+            .containers
+            .iter()
+            .map(|c| ContainerReport { kind: c.kind, origin: c.origin.display().to_string(), device: c.device.clone() })
+            .collect();
+    }
+
+    pub fn stage(&mut self, name: &str, t: Instant) {
+        self.stages.push(Stage { name: name.into(), ms: t.elapsed().as_secs_f64() * 1e3 });
+    }
+
+    pub fn summarise(&mut self, tl: &DataFrame) {
+        self.rows_total = tl.height();
+        self.rows_by_source.clear();
+        if let Ok(src) = tl.column("source").and_then(|c| c.str().cloned()) {
+            for s in src.iter().flatten() {
+                *self.rows_by_source.entry(s.to_string()).or_default() += 1;
+            }
+        }
+        if let Ok(ts) = tl.column("ts").and_then(|c| c.datetime().cloned()) {
+            self.rows_without_time = ts.null_count();
+            let phys = ts.physical();
+            if let (Some(lo), Some(hi)) = (phys.min(), phys.max()) {
+                let f = |us| crate::timeline::time::from_micros(us).map(|t| crate::timeline::time::rfc3339(&t)).unwrap_or_default();
+                self.time_span = Some((f(lo), f(hi)));
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        self.finished = Some(crate::timeline::time::rfc3339(&chrono::Utc::now()));
+        if let Some(t) = self.started_at {
+            self.stage("total", t);
+        }
+    }
+
+    /// Artifacts that could not be read completely, for the report and the exit summary.
+    pub fn problems(&self) -> impl Iterator<Item = &ArtifactReport> {
+        self.artifacts.iter().filter(|a| a.status != ArtifactStatus::Parsed)
+    }
+}

@@ -1,0 +1,99 @@
+//! Private copies of SQLite evidence. Opening a WAL-mode database in place, even
+//! with `mode=ro`, creates `-wal`/`-shm` files beside it or checkpoints the WAL into
+//! it; so the file and its companions are copied into the scratch folder under their
+//! original names and the copy is opened, which also reads the newest rows in the WAL.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Artifact, Evidence, EvidenceError};
+
+#[derive(Debug)]
+pub struct SqliteCopy {
+    conn: Connection,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+    /// Whether a `-wal` file was found and copied with it.
+    pub had_wal: bool,
+}
+
+impl SqliteCopy {
+    pub(super) fn open(ev: &Evidence, art: &Artifact, companions: &[(String, Artifact)]) -> Result<SqliteCopy, EvidenceError> {
+        let dir = tempfile::Builder::new()
+            .prefix("sqlite-")
+            .tempdir_in(ev.scratch())
+            .map_err(|e| EvidenceError::io(ev.scratch(), e))?;
+        let name = art
+            .logical
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("evidence.sqlite")
+            .to_string();
+        let path = dir.path().join(&name);
+        copy_hashed(ev, art, &path)?;
+        let mut had_wal = false;
+        for (suffix, c) in companions {
+            copy_hashed(ev, c, &dir.path().join(format!("{name}{suffix}")))?;
+            had_wal |= suffix == "-wal";
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
+        // The copy is ours, but nothing chainline does should write to it either.
+        conn.execute_batch("PRAGMA query_only = 1;")
+            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
+        // Reject files that are not SQLite at all with a clear message, early.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
+        Ok(SqliteCopy { conn, path, _dir: dir, had_wal })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Path of the private copy (for opening a second connection).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Column names of a table, empty when the table does not exist.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        table_columns(&self.conn, table)
+    }
+
+    /// Closes the connection and keeps the private copy for later connections
+    /// (a `Connection` cannot be shared between threads; the copy can).
+    pub fn keep(self) -> KeptCopy {
+        let SqliteCopy { conn, path, _dir, .. } = self;
+        drop(conn);
+        KeptCopy { path, _dir }
+    }
+}
+
+/// A private copy of a SQLite file kept for the whole run.
+#[derive(Debug)]
+pub struct KeptCopy {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KeptCopy {
+    pub fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        Ok(conn)
+    }
+}
+
+pub fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
+    let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else { return Vec::new() };
+    stmt.query_map([table], |r| r.get::<_, String>(0))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
+fn copy_hashed(ev: &Evidence, art: &Artifact, to: &Path) -> Result<(), EvidenceError> {
+    let bytes = ev.read(art)?;
+    std::fs::write(to, &bytes).map_err(|e| EvidenceError::io(to, e))
+}

@@ -1,0 +1,109 @@
+//! Artifact parsers. One file per artifact, one trait, one registry.
+//!
+//! A [`Source`] says which evidence files it reads ([`Source::discover`]) and turns
+//! one of them into timeline rows ([`Source::parse`]). Problems that spoil one row or
+//! one table are warnings pushed to [`Parse::warn`]; an error returned from `parse`
+//! marks only that artifact as failed. Every other artifact still runs.
+
+pub mod manifest;
+
+use thiserror::Error;
+
+use crate::evidence::{Artifact, Evidence, EvidenceError, Lookup};
+use crate::timeline::{Event, TimelineBuilder};
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Evidence(#[from] EvidenceError),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("plist: {0}")]
+    Plist(#[from] plist::Error),
+    #[error("{0}")]
+    Format(String),
+}
+
+/// What a source writes while parsing one artifact.
+pub struct Parse<'a> {
+    pub evidence: &'a Evidence,
+    pub artifact: &'a Artifact,
+    rows: TimelineBuilder,
+    warnings: Vec<String>,
+    /// Source-specific facts for run.json (e.g. Z_PK gaps), as key → value.
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> Parse<'a> {
+    pub fn new(evidence: &'a Evidence, artifact: &'a Artifact) -> Self {
+        let device = evidence.device_of(artifact).to_string();
+        Parse { evidence, artifact, rows: TimelineBuilder::new(device), warnings: Vec::new(), facts: Default::default() }
+    }
+
+    /// Adds a row; `artifact` defaults to the artifact being parsed.
+    pub fn emit(&mut self, mut e: Event) {
+        if e.artifact.is_empty() {
+            e.artifact = self.artifact.logical.clone();
+        }
+        self.rows.push(e);
+    }
+
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn into_parts(self) -> (TimelineBuilder, Vec<String>, serde_json::Map<String, serde_json::Value>) {
+        (self.rows, self.warnings, self.facts)
+    }
+}
+
+pub trait Source: Send + Sync {
+    /// The `source` column value, e.g. `sms`.
+    fn name(&self) -> &'static str;
+    /// The evidence files this source reads, found or missing.
+    fn discover(&self, evidence: &Evidence) -> Vec<Lookup>;
+    /// Turns one artifact into rows.
+    fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError>;
+}
+
+/// Every source chainline runs, in report order.
+pub fn registry() -> Vec<Box<dyn Source>> {
+    vec![Box::new(manifest::Manifest)]
+}
+
+/// Reads a column that may hold an integer, a real, text or NULL as f64.
+pub fn value_f64(v: rusqlite::types::ValueRef<'_>) -> Option<f64> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Integer(i) => Some(i as f64),
+        ValueRef::Real(f) => Some(f),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads a column as i64 (reals truncated), NULL/blob as None.
+pub fn value_i64(v: rusqlite::types::ValueRef<'_>) -> Option<i64> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Integer(i) => Some(i),
+        ValueRef::Real(f) if f.is_finite() => Some(f as i64),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads a column as text; numbers are formatted, blobs decoded lossily.
+pub fn value_string(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Null => None,
+    }
+}

@@ -1,0 +1,173 @@
+//! The unified timeline: one schema for every artifact, built column by column.
+//!
+//! Sources push [`Event`]s into a [`TimelineBuilder`], which keeps one vector per
+//! column; [`TimelineBuilder::finish`] turns those into a Polars frame once, and
+//! [`Timeline::from_builders`] concatenates the per-source frames and sorts by time
+//! exactly once. See docs/SCHEMA.md.
+
+pub mod time;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+/// Column names, in the order they appear in timeline.parquet.
+pub const COLUMNS: [&str; 12] = [
+    "ts", "source", "kind", "actor", "target", "message", "bytes_in", "bytes_out", "artifact",
+    "record", "device", "tags",
+];
+
+/// One timeline row as a source produces it. `ts` is `None` when the evidence row
+/// has no usable time (zero, NULL or absurd): the row is kept, the time left empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    pub ts: Option<DateTime<Utc>>,
+    pub source: &'static str,
+    pub kind: &'static str,
+    pub actor: String,
+    pub target: String,
+    pub message: String,
+    pub bytes_in: Option<i64>,
+    pub bytes_out: Option<i64>,
+    pub artifact: String,
+    pub record: String,
+    pub tags: Vec<String>,
+}
+
+impl Event {
+    pub fn new(source: &'static str, kind: &'static str, ts: Option<DateTime<Utc>>) -> Self {
+        Event { ts, source, kind, ..Default::default() }
+    }
+    pub fn actor(mut self, v: impl Into<String>) -> Self {
+        self.actor = v.into();
+        self
+    }
+    pub fn target(mut self, v: impl Into<String>) -> Self {
+        self.target = v.into();
+        self
+    }
+    pub fn message(mut self, v: impl Into<String>) -> Self {
+        self.message = v.into();
+        self
+    }
+    pub fn bytes(mut self, bytes_in: Option<i64>, bytes_out: Option<i64>) -> Self {
+        self.bytes_in = bytes_in;
+        self.bytes_out = bytes_out;
+        self
+    }
+    pub fn at(mut self, artifact: impl Into<String>, record: impl Into<String>) -> Self {
+        self.artifact = artifact.into();
+        self.record = record.into();
+        self
+    }
+    pub fn tag(mut self, t: impl Into<String>) -> Self {
+        self.tags.push(t.into());
+        self
+    }
+}
+
+/// Column-wise accumulator for one source's rows.
+#[derive(Debug, Default)]
+pub struct TimelineBuilder {
+    device: String,
+    ts: Vec<Option<i64>>,
+    source: Vec<&'static str>,
+    kind: Vec<&'static str>,
+    actor: Vec<String>,
+    target: Vec<String>,
+    message: Vec<String>,
+    bytes_in: Vec<Option<i64>>,
+    bytes_out: Vec<Option<i64>>,
+    artifact: Vec<String>,
+    record: Vec<String>,
+    tags: Vec<Vec<String>>,
+}
+
+impl TimelineBuilder {
+    pub fn new(device: impl Into<String>) -> Self {
+        TimelineBuilder { device: device.into(), ..Default::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn push(&mut self, e: Event) {
+        self.ts.push(e.ts.map(|t| t.timestamp_micros()));
+        self.source.push(e.source);
+        self.kind.push(e.kind);
+        self.actor.push(e.actor);
+        self.target.push(e.target);
+        self.message.push(e.message);
+        self.bytes_in.push(e.bytes_in);
+        self.bytes_out.push(e.bytes_out);
+        self.artifact.push(e.artifact);
+        self.record.push(e.record);
+        self.tags.push(e.tags);
+    }
+
+    /// Builds this source's frame (unsorted).
+    pub fn finish(self) -> PolarsResult<DataFrame> {
+        let n = self.ts.len();
+        let ts = Int64Chunked::from_iter_options("ts".into(), self.ts.into_iter())
+            .into_datetime(TimeUnit::Microseconds, Some(utc()));
+        let mut tags = ListStringChunkedBuilder::new("tags".into(), n, n * 2);
+        for t in &self.tags {
+            tags.append_values_iter(t.iter().map(String::as_str));
+        }
+        let device = StringChunked::full("device".into(), &self.device, n);
+        DataFrame::new(n, vec![
+            ts.into_column(),
+            Column::new("source".into(), self.source),
+            Column::new("kind".into(), self.kind),
+            Column::new("actor".into(), self.actor),
+            Column::new("target".into(), self.target),
+            Column::new("message".into(), self.message),
+            Column::new("bytes_in".into(), self.bytes_in),
+            Column::new("bytes_out".into(), self.bytes_out),
+            Column::new("artifact".into(), self.artifact),
+            Column::new("record".into(), self.record),
+            device.into_column(),
+            tags.finish().into_column(),
+        ])
+    }
+}
+
+pub fn utc() -> TimeZone {
+    TimeZone::UTC
+}
+
+/// The empty frame with the timeline schema.
+pub fn empty() -> PolarsResult<DataFrame> {
+    TimelineBuilder::default().finish()
+}
+
+/// Concatenates per-source frames and sorts them by time once (nulls last, ties
+/// kept in source order so output is stable from run to run).
+pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut all = empty()?;
+    for f in frames {
+        all.vstack_mut(&f)?;
+    }
+    all.rechunk_mut();
+    all.sort(
+        ["ts", "source", "artifact", "record", "kind"],
+        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true),
+    )
+}
+
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
+    Ok(())
+}
+
+pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
+    let file = std::fs::File::open(path)?;
+    ParquetReader::new(file).finish()
+}
