@@ -10,3 +10,15 @@ pub mod evidence;
 pub mod report;
 pub mod sources;
 pub mod timeline;
+
+/// The shared test material (`shared/testdata`, `shared/iocs`) when it sits beside the
+/// checkout: `$CHAINLINE_SHARED`, `../shared` or `../../shared` from the crate root.
+/// Tests that need it skip cleanly when this returns `None`.
+pub fn shared_dir() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::var_os("CHAINLINE_SHARED")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([root.join("../shared"), root.join("../../shared")])
+        .find(|p| p.join("testdata").is_dir() || p.join("iocs").is_dir())
+}
