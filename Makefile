@@ -1,0 +1,45 @@
+# chainline — the two commands a fresh machine needs: `make demo` and `make test`.
+# Builds go to $CARGO_TARGET_DIR when set (CI keeps it under ~/.cache between runs),
+# else to ./target.
+
+CARGO ?= cargo
+CASE ?= triangulation
+OUT ?= out/$(CASE)
+
+.PHONY: demo test build release bench samples fmt lint clean-out
+
+build:
+	$(CARGO) build
+
+## Build, analyze a bundled sample case, print where the report is.
+demo: build
+	$(CARGO) run --quiet -- analyze sample_cases/$(CASE) -o $(OUT)
+	@echo
+	@echo "Report: $(abspath $(OUT))/report.html"
+	@echo "Also:   $(abspath $(OUT))/timeline.parquet findings.json run.json"
+
+## All tests: unit, integration, conformance (skips without ../shared), browser (skips without chromium unless CI is set).
+test:
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+release:
+	$(CARGO) build --release
+
+## Regenerate the committed sample cases from the seeded generator.
+samples: build
+	$(CARGO) run --quiet -- generate-sample all -o sample_cases
+
+## Speed and memory (see docs/BENCHMARKS.md).
+bench: release
+	bash scripts/bench.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean-out:
+	rm -rf out
