@@ -30,9 +30,9 @@ measure() { # name, command... → prints "name seconds maxrss_kb"
 for s in $SCALES; do
   if [ ! -d "$B/scale$s/$CASE" ]; then
     echo "generating $CASE at scale $s ..."
-    t0=$(date +%s.%N)
+    t0=$(date +%s%N)
     "$BIN" generate-sample "$CASE" --scale "$s" -o "$B/scale$s"
-    echo "  generated in $(echo "$(date +%s.%N) - $t0" | bc) s"
+    echo "  generated in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   fi
   rm -rf "$B/out$s"
   measure "chainline_scale$s" "$BIN" analyze -q "$B/scale$s/$CASE" -o "$B/out$s"
