@@ -4,11 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "chainline",
-    version,
-    about = "Forensic timeline and zero-click chain analyzer for iPhone evidence"
-)]
+#[command(name = "chainline", version, about = "Forensic timeline and zero-click chain analyzer for iPhone evidence")]
 struct Cli {
     /// No progress output on stderr.
     #[arg(short, long, global = true)]
@@ -20,11 +16,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build the timeline of one phone's evidence, detect chains, write the report.
-    #[command(
-        after_help = "Example:\n  chainline analyze ~/cases/alice/backup ~/cases/alice/sysdiagnose_2023.tar.gz -o out/alice\n\n\
+    #[command(after_help = "Example:\n  chainline analyze ~/cases/alice/backup ~/cases/alice/sysdiagnose_2023.tar.gz -o out/alice\n\n\
 Writes OUT/timeline.parquet, OUT/findings.json, OUT/report.html and OUT/run.json.\n\
-Evidence is only read: SQLite files are copied to a private temp folder before opening."
-    )]
+Evidence is only read: SQLite files are copied to a private temp folder before opening.")]
     Analyze {
         /// Evidence: a backup folder, a filesystem dump, a sysdiagnose folder or .tar.gz,
         /// crash reports, or a case folder holding several of these.
@@ -40,12 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze { inputs, out } => {
-            let opts = chainline::analyze::Options {
-                inputs,
-                out,
-                quiet: cli.quiet,
-                ..Default::default()
-            };
+            let opts = chainline::analyze::Options { inputs, out, quiet: cli.quiet, ..Default::default() };
             chainline::analyze::run(&opts).map(|a| {
                 let problems = a.log.problems().count();
                 if !cli.quiet {

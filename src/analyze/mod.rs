@@ -2,7 +2,7 @@
 
 mod runlog;
 
-pub use runlog::{ArtifactReport, ArtifactStatus, RunLog, Stage};
+pub use runlog::{ArtifactStatus, ArtifactReport, RunLog, Stage};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -41,18 +41,11 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
-        Progress {
-            quiet,
-            started: Instant::now(),
-        }
+        Progress { quiet, started: Instant::now() }
     }
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!(
-                "[{:>6.1}s] {}",
-                self.started.elapsed().as_secs_f64(),
-                msg.as_ref()
-            );
+            eprintln!("[{:>6.1}s] {}", self.started.elapsed().as_secs_f64(), msg.as_ref());
         }
     }
 }
@@ -83,19 +76,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     log.stage("timeline_build", t);
     progress.say(format!("timeline: {} rows", timeline.height()));
 
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("creating output folder {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating output folder {}", opts.out.display()))?;
     let t = Instant::now();
-    timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet"))
-        .context("writing timeline.parquet")?;
+    timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet")).context("writing timeline.parquet")?;
     log.stage("parquet_write", t);
 
     let t = Instant::now();
     let findings = serde_json::json!({ "findings": [] });
-    std::fs::write(
-        opts.out.join("findings.json"),
-        serde_json::to_vec_pretty(&findings)?,
-    )?;
+    std::fs::write(opts.out.join("findings.json"), serde_json::to_vec_pretty(&findings)?)?;
     log.stage("detection", t);
 
     log.inputs = evidence.inputs.all();
@@ -107,41 +95,21 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
 
     log.finish();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
-    progress.say(format!(
-        "report: {}",
-        opts.out.join("report.html").display()
-    ));
+    progress.say(format!("report: {}", opts.out.join("report.html").display()));
     Ok(Analysis { timeline, log })
 }
 
 /// Runs every source over every artifact it found, in parallel. A failing artifact is
 /// logged and the others go on.
-fn ingest(
-    evidence: &Evidence,
-    registry: &[Box<dyn Source>],
-    log: &mut RunLog,
-    progress: &Progress,
-) -> Vec<DataFrame> {
+fn ingest(evidence: &Evidence, registry: &[Box<dyn Source>], log: &mut RunLog, progress: &Progress) -> Vec<DataFrame> {
     let mut jobs: Vec<(&dyn Source, Artifact)> = Vec::new();
     for s in registry {
         for l in s.discover(evidence) {
             match l {
                 Lookup::Found(a) => jobs.push((s.as_ref(), a)),
-                Lookup::Missing {
-                    logical,
-                    container,
-                    reason,
-                } => {
-                    progress.say(format!(
-                        "warning: {}: {logical} missing: {reason}",
-                        s.name()
-                    ));
-                    log.artifacts.push(ArtifactReport::missing(
-                        s.name(),
-                        &logical,
-                        container,
-                        &reason,
-                    ));
+                Lookup::Missing { logical, container, reason } => {
+                    progress.say(format!("warning: {}: {logical} missing: {reason}", s.name()));
+                    log.artifacts.push(ArtifactReport::missing(s.name(), &logical, container, &reason));
                 }
             }
         }
@@ -182,10 +150,7 @@ fn ingest(
                 report.error.as_deref().unwrap_or("unknown error"),
                 report.rows
             )),
-            _ => progress.say(format!(
-                "{}: {} rows from {}",
-                report.source, report.rows, report.artifact
-            )),
+            _ => progress.say(format!("{}: {} rows from {}", report.source, report.rows, report.artifact)),
         }
         log.artifacts.push(report);
         // Rows read before a failure are kept: they are real evidence.
@@ -208,11 +173,7 @@ fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
         match (probe.parent(), probe.file_name()) {
             (Some(parent), Some(name)) => {
                 rest.push(name.to_os_string());
-                probe = if parent.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    parent.to_path_buf()
-                };
+                probe = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
             }
             _ => break,
         }
@@ -222,11 +183,7 @@ fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
         abs.push(r);
     }
     if abs.starts_with(&ev) {
-        return Err(crate::evidence::EvidenceError::OutputInsideEvidence {
-            out: out.to_path_buf(),
-            evidence: evidence.to_path_buf(),
-        }
-        .into());
+        return Err(crate::evidence::EvidenceError::OutputInsideEvidence { out: out.to_path_buf(), evidence: evidence.to_path_buf() }.into());
     }
     Ok(())
 }
