@@ -181,18 +181,16 @@ impl Report {
         while let Some(line) = lines.next() {
             let line = line.trim_end();
             if let Some(v) = field(line, "Process:") {
-                // `MobileSafari [1234]`
+                // `MobileSafari [1234]`; the body names the process, the header the app.
                 match v.rsplit_once('[') {
                     Some((name, pid)) => {
-                        self.name.get_or_insert_with(|| name.trim().to_string());
+                        self.name = Some(name.trim().to_string());
                         let pid = pid.trim_end_matches(']').trim();
                         if !pid.is_empty() {
                             self.pid = Some(pid.to_string());
                         }
                     }
-                    None => {
-                        self.name.get_or_insert_with(|| v.to_string());
-                    }
+                    None => self.name = Some(v.to_string()),
                 }
             } else if let Some(v) = field(line, "Path:") {
                 self.path = Some(v.to_string());
@@ -207,6 +205,10 @@ impl Report {
                     }
                     None => self.exception = Some(v.to_string()),
                 }
+            } else if let Some(v) = field(line, "OS Version:") {
+                self.os_version.get_or_insert_with(|| v.to_string());
+            } else if let Some(v) = field(line, "Incident Identifier:") {
+                self.incident.get_or_insert_with(|| v.to_string());
             } else if let Some(v) = field(line, "Exception Subtype:") {
                 self.subtype = Some(v.to_string());
             } else if let Some(n) = crashed_thread(line) {

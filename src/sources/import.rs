@@ -70,16 +70,17 @@ impl Source for MvtTimeline {
         let mut kinds = Kinds::default();
         let mut problems = Problems::default();
         let mut rows = 0usize;
+        let mut lines = LineCounter::new(&bytes);
         for rec in rdr.byte_records() {
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    let line = e.position().map(|p| lines.at(p.byte())).unwrap_or(0);
                     problems.add(format!("line:{line}: {e}"));
                     continue;
                 }
             };
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let line = rec.position().map(|p| lines.at(p.byte())).unwrap_or(0);
             if rec.len() != 4 {
                 problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
                 continue;
@@ -123,6 +124,44 @@ impl Source for MvtTimeline {
         p.facts
             .insert("event_names".into(), kinds.names.len().into());
         Ok(())
+    }
+}
+
+/// 1-based line of a byte offset, counted forward from the previous call (records come
+/// in order). Counted from the bytes, so quoted newlines inside a field count as lines.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut byte = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        // With CRLF endings the csv crate reports a record as starting on the `\n` that
+        // ends the line before (it skips it as an empty line): step over line ends.
+        while matches!(self.bytes.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte > self.offset {
+            let newlines = self
+                .bytes
+                .get(self.offset..byte)
+                .map_or(0, |s| s.iter().filter(|&&b| b == b'\n').count());
+            self.line += newlines as u64;
+            self.offset = byte;
+        }
+        self.line
     }
 }
 
