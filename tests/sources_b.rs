@@ -351,7 +351,7 @@ SIGTERM: [1663150000]
             row(Some("2022-09-13T10:04:11.000000Z"), "shutdown", "reboot", "", "", "reboot (SIGTERM) with no delay notice")
                 .at(a, "line:1")
                 .tags(&["delays:0"]),
-            row(None, "shutdown", "reboot", "", "", "reboot (SIGTERM) after 1 delay notices, total delay 1.00 s")
+            row(None, "shutdown", "reboot", "", "", "reboot (SIGTERM) after 1 delay notice, total delay 1.00 s")
                 .at(a, "line:4")
                 .tags(&["delays:1"]),
             row(

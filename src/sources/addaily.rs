@@ -58,7 +58,7 @@ impl Source for AdDaily {
             }
             let ts = match fields.first() {
                 Some(Value::Date(d)) => time::plist_date(d),
-                // Seen written as text with no zone: taken as UTC, never local time.
+                // Some copies hold the date as text with no zone: UTC, never local time.
                 Some(Value::String(s)) => time::naive_as_utc(s),
                 _ => None,
             };

@@ -6,8 +6,8 @@
 //! report) and `.crash` text (`Process:`, `Path:`, `Date/Time:`, `Exception Type:`,
 //! `Thread N Crashed:`). Times carry their own UTC offset. Other `.ips` kinds
 //! (jetsam, stackshots, analytics) are not crashes: they are counted, not parsed.
-//! FORCEDENTRY and BLASTPASS crashed `IMTranscoderAgent` / `MessagesBlastDoorService`
-//! within seconds of the message (Citizen Lab), so the row keeps the faulting images.
+//! FORCEDENTRY crashed `IMTranscoderAgent` within seconds of each message (Citizen
+//! Lab), so the row names the images on the faulting thread.
 
 use serde_json::Value;
 

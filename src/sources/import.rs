@@ -98,7 +98,8 @@ impl Source for MvtTimeline {
                 ));
             }
             let kind = match kinds.get(&event) {
-                Some(k) => k,
+                Some(k) if !k.is_empty() => k,
+                Some(_) => OTHER_KIND,
                 None => {
                     kinds.overflow += 1;
                     OTHER_KIND
@@ -214,5 +215,27 @@ impl Problems {
                 self.more
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_interned_once_and_capped() {
+        let mut k = Kinds::default();
+        let first = k.get("sms_received");
+        assert_eq!(first, Some("sms_received"));
+        assert!(std::ptr::eq(
+            first.unwrap_or(""),
+            k.get("sms_received").unwrap_or("x")
+        ));
+        for i in 0..MAX_KINDS * 2 {
+            k.get(&format!("e{i}"));
+        }
+        assert_eq!(k.names.len(), MAX_KINDS);
+        assert_eq!(k.get("one_more"), None);
+        assert_eq!(k.get("sms_received"), Some("sms_received"));
     }
 }

@@ -18,7 +18,7 @@ pub struct LocationdClients;
 
 pub const LOCATOR: Locator = Locator {
     backup: Some(("RootDomain", "Library/Caches/locationd/clients.plist")),
-    // MVT looks in both; older iOS kept it under mobile.
+    // MVT's LocationdClients looks in both.
     filesystem: &[
         "private/var/root/Library/Caches/locationd/clients.plist",
         "private/var/mobile/Library/Caches/locationd/clients.plist",

@@ -155,8 +155,9 @@ impl Reader {
         let message = if self.notices == 0 {
             "reboot (SIGTERM) with no delay notice".to_string()
         } else {
+            let plural = if self.notices == 1 { "" } else { "s" };
             format!(
-                "reboot (SIGTERM) after {} delay notices, total delay {:.2} s",
+                "reboot (SIGTERM) after {} delay notice{plural}, total delay {:.2} s",
                 self.notices, self.total_delay
             )
         };
