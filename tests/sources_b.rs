@@ -760,6 +760,8 @@ fn clients_plist() -> plist::Value {
                     684_756_300.25.into(),
                 ),
                 ("SignificantTimeStopped", 0.0.into()),
+                // Absurd: must give no time, not a panic.
+                ("BeaconRegionTimeStopped", 1e18.into()),
             ]),
         ),
         ("NotAClient", 3.into()),
@@ -800,6 +802,15 @@ fn locationd_rows(a: &str) -> Vec<Row> {
             "com.example.maps stopped using location (SignificantTimeStopped)",
         )
         .at(a, "key:com.example.maps/SignificantTimeStopped"),
+        row(
+            None,
+            "locationd",
+            "location_stopped",
+            "com.example.maps",
+            "BeaconRegionTimeStopped",
+            "com.example.maps stopped using location (BeaconRegionTimeStopped)",
+        )
+        .at(a, "key:com.example.maps/BeaconRegionTimeStopped"),
     ]
 }
 
@@ -819,7 +830,7 @@ fn locationd_clients_in_a_filesystem_dump_and_a_backup() {
     );
     assert_eq!(out[0].warnings.len(), 1);
     assert!(
-        out[0].warnings[0].starts_with("1 *TimeStopped values are zero"),
+        out[0].warnings[0].starts_with("2 *TimeStopped values are zero"),
         "{:?}",
         out[0].warnings
     );
@@ -1149,6 +1160,6 @@ fn analyze_runs_every_new_source_on_a_filesystem_dump() {
     let by = &a.log.rows_by_source;
     assert_eq!(by.get("shutdown"), Some(&5));
     assert_eq!(by.get("crash"), Some(&1));
-    assert_eq!(by.get("locationd"), Some(&3));
-    assert_eq!(a.log.rows_total, 9);
+    assert_eq!(by.get("locationd"), Some(&4));
+    assert_eq!(a.log.rows_total, 10);
 }
