@@ -121,7 +121,7 @@ pub fn is_crash_report(name: &str) -> bool {
 }
 
 /// MVT's `timeline.csv` header, written by every `mvt-ios check-*` command.
-pub const MVT_TIMELINE_HEADER: &str = "\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"";
+const MVT_TIMELINE_HEADER: &str = "\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"";
 
 /// A folder holding a `timeline.csv` whose first line is MVT's header. Only the first
 /// line is read: other CSV files named timeline.csv (chainline's own exports) differ.

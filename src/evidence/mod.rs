@@ -15,7 +15,7 @@ mod inputs;
 mod sqlite;
 
 pub use backup::{file_id, DeviceInfo, ManifestEntry, ManifestIndex};
-pub use discover::{is_crash_report, MVT_TIMELINE_HEADER};
+pub use discover::is_crash_report;
 pub use inputs::{InputLog, InputRecord};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 
