@@ -38,6 +38,10 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
 }
 
 fn visit(ev: &mut Evidence, dir: &Path, depth: usize) -> Result<(), EvidenceError> {
+    // Not exclusive: the folder is still looked at as any other.
+    if is_mvt_output(dir) {
+        ev.containers.push(plain(ContainerKind::MvtOutput, dir));
+    }
     if is_backup_dir(dir) {
         return add_backup(ev, dir);
     }
@@ -129,6 +133,27 @@ pub fn is_crash_report(name: &str) -> bool {
         || n.ends_with(".crash")
         || n.ends_with(".ips.synced")
         || n.ends_with(".ips.beta")
+}
+
+/// MVT's `timeline.csv` header, written by every `mvt-ios check-*` command.
+const MVT_TIMELINE_HEADER: &str = "\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"";
+
+/// A folder holding a `timeline.csv` whose first line is MVT's header. Only the first
+/// line is read: other CSV files named timeline.csv (chainline's own exports) differ.
+fn is_mvt_output(dir: &Path) -> bool {
+    let path = dir.join("timeline.csv");
+    // Never follow a link out of the evidence.
+    if !std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+        return false;
+    }
+    let Ok(f) = std::fs::File::open(&path) else { return false };
+    let mut first = Vec::new();
+    let mut reader = std::io::BufReader::new(std::io::Read::take(f, 256));
+    if std::io::BufRead::read_until(&mut reader, b'\n', &mut first).is_err() {
+        return false;
+    }
+    let line = String::from_utf8_lossy(&first);
+    line.trim_start_matches('\u{feff}').trim_end() == MVT_TIMELINE_HEADER
 }
 
 fn is_archive(name: &str) -> bool {

@@ -15,6 +15,7 @@ pub mod mbfile;
 mod sqlite;
 
 pub use backup::{file_id, DeviceInfo, ManifestEntry, ManifestIndex};
+pub use discover::is_crash_report;
 pub use inputs::{InputLog, InputRecord};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 
@@ -61,6 +62,8 @@ pub enum ContainerKind {
     Filesystem,
     Sysdiagnose,
     CrashReports,
+    /// A folder written by MVT (`mvt-ios check-backup`/`check-fs`) holding its `timeline.csv`.
+    MvtOutput,
 }
 
 /// One body of evidence: a backup, a filesystem dump, a sysdiagnose, a crash folder.
@@ -214,7 +217,7 @@ impl Evidence {
                         }));
                     }
                 }
-                ContainerKind::CrashReports => {}
+                ContainerKind::CrashReports | ContainerKind::MvtOutput => {}
             }
         }
         out
@@ -272,6 +275,7 @@ impl Evidence {
                         }
                     }
                 }
+                ContainerKind::MvtOutput => {}
             }
         }
         out

@@ -5,7 +5,13 @@
 //! one table are warnings pushed to [`Parse::warn`]; an error returned from `parse`
 //! marks only that artifact as failed. Every other artifact still runs.
 
+pub mod addaily;
+pub mod crash;
+pub mod idstatus;
+pub mod import;
+pub mod locationd;
 pub mod manifest;
+pub mod shutdown;
 
 use thiserror::Error;
 
@@ -84,7 +90,15 @@ pub trait Source: Send + Sync {
 
 /// Every source chainline runs, in report order.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(manifest::Manifest)]
+    vec![
+        Box::new(manifest::Manifest),
+        Box::new(shutdown::ShutdownLog),
+        Box::new(crash::CrashReport),
+        Box::new(addaily::AdDaily),
+        Box::new(locationd::LocationdClients),
+        Box::new(idstatus::IdStatusCache),
+        Box::new(import::MvtTimeline),
+    ]
 }
 
 /// Reads a column that may hold an integer, a real, text or NULL as f64.
