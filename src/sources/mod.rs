@@ -5,7 +5,16 @@
 //! one table are warnings pushed to [`Parse::warn`]; an error returned from `parse`
 //! marks only that artifact as failed. Every other artifact still runs.
 
+pub mod attachment_type;
+pub mod datausage;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod manifest;
+pub mod safari;
+pub mod schema;
+pub mod sms;
+pub mod tcc;
+pub mod typedstream;
 
 use thiserror::Error;
 
@@ -72,7 +81,14 @@ pub trait Source: Send + Sync {
 
 /// Every source chainline runs, in report order.
 pub fn registry() -> Vec<Box<dyn Source>> {
-    vec![Box::new(manifest::Manifest)]
+    vec![
+        Box::new(manifest::Manifest),
+        Box::new(sms::Sms),
+        Box::new(datausage::DataUsage::datausage()),
+        Box::new(datausage::DataUsage::netusage()),
+        Box::new(tcc::Tcc),
+        Box::new(safari::Safari),
+    ]
 }
 
 /// Reads a column that may hold an integer, a real, text or NULL as f64.
