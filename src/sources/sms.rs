@@ -139,22 +139,33 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
     if !h.exists() {
         p.warn("table handle not found: senders are unknown");
     }
-    let chat_expr = if j.has("chat_id") && j.has("message_id") && c.has("chat_identifier") {
-        format!(
-            "(SELECT {ci} FROM {js} JOIN {cs} ON c.ROWID = {jc} WHERE {jm} = m.ROWID ORDER BY {jc} LIMIT 1)",
-            ci = c.col("chat_identifier"),
+    // Join tables are pre-grouped so each message meets at most one chat (the lowest
+    // chat_id) without a per-row subquery: the message_id index is not guaranteed.
+    let join_chat = j.has("chat_id") && j.has("message_id") && c.has("chat_identifier");
+    if !join_chat {
+        p.warn("tables chat/chat_message_join not found or incomplete: messages have no chat identifier");
+    }
+    let mut joins = String::new();
+    if join_handle {
+        joins.push_str(&format!(
+            " LEFT JOIN {} ON h.ROWID = {}",
+            h.source(),
+            m.col("handle_id")
+        ));
+    }
+    if join_chat {
+        joins.push_str(&format!(
+            " LEFT JOIN (SELECT {jm} AS mid, MIN({jc}) AS cid FROM {js} GROUP BY {jm}) cm ON cm.mid = m.ROWID
+              LEFT JOIN {cs} ON c.ROWID = cm.cid",
+            jm = j.col("message_id"),
+            jc = j.col("chat_id"),
             js = j.source(),
             cs = c.source(),
-            jc = j.col("chat_id"),
-            jm = j.col("message_id"),
-        )
-    } else {
-        p.warn("tables chat/chat_message_join not found or incomplete: messages have no chat identifier");
-        "NULL".to_string()
-    };
+        ));
+    }
     let sql = format!(
         "SELECT m.ROWID, {text}, {body}, {service}, {date}, {read}, {delivered}, {from_me}, {has_att}, {balloon}, {handle}, {chat}
-         FROM {msrc} {join} ORDER BY m.ROWID",
+         FROM {msrc}{joins} ORDER BY m.ROWID",
         text = m.col("text"),
         body = m.col("attributedBody"),
         service = m.col("service"),
@@ -165,9 +176,8 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
         has_att = m.col("cache_has_attachments"),
         balloon = m.col("balloon_bundle_id"),
         handle = if join_handle { h.col("id") } else { "NULL".into() },
-        chat = chat_expr,
+        chat = if join_chat { c.col("chat_identifier") } else { "NULL".into() },
         msrc = m.source(),
-        join = if join_handle { format!("LEFT JOIN {} ON h.ROWID = {}", h.source(), m.col("handle_id")) } else { String::new() },
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
@@ -371,24 +381,34 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
     let maj = Table::read(conn, "message_attachment_join", "maj");
     let m = Table::read(conn, "message", "m");
     let h = Table::read(conn, "handle", "h");
-    let message_id = if maj.has("attachment_id") && maj.has("message_id") {
-        format!(
-            "(SELECT {mid} FROM {src} WHERE {aid} = a.ROWID ORDER BY {mid} LIMIT 1)",
+    let link = maj.has("attachment_id") && maj.has("message_id");
+    if !link {
+        p.warn("table message_attachment_join not found or incomplete: attachments are not linked to messages");
+    }
+    let join_message = link && m.exists();
+    let join_handle = join_message && h.has("id") && m.has("handle_id");
+    let mut joins = String::new();
+    if link {
+        joins.push_str(&format!(
+            " LEFT JOIN (SELECT {aid} AS aid, MIN({mid}) AS mid FROM {src} GROUP BY {aid}) am ON am.aid = a.ROWID",
+            aid = maj.col("attachment_id"),
             mid = maj.col("message_id"),
             src = maj.source(),
-            aid = maj.col("attachment_id")
-        )
-    } else {
-        p.warn("table message_attachment_join not found or incomplete: attachments are not linked to messages");
-        "NULL".into()
-    };
-    let join_message = m.exists();
-    let join_handle = join_message && h.has("id") && m.has("handle_id");
+        ));
+    }
+    if join_message {
+        joins.push_str(&format!(" LEFT JOIN {} ON m.ROWID = am.mid", m.source()));
+    }
+    if join_handle {
+        joins.push_str(&format!(
+            " LEFT JOIN {} ON h.ROWID = {}",
+            h.source(),
+            m.col("handle_id")
+        ));
+    }
     let sql = format!(
-        "SELECT x.*, {from_me}, {handle} FROM (
-            SELECT a.ROWID AS rid, {created}, {filename}, {uti}, {mime}, {tname}, {total}, {outgoing}, {message_id} AS mid
-            FROM {asrc}) x
-         {mjoin} {hjoin} ORDER BY x.rid",
+        "SELECT a.ROWID, {created}, {filename}, {uti}, {mime}, {tname}, {total}, {outgoing}, {mid}, {from_me}, {handle}
+         FROM {asrc}{joins} ORDER BY a.ROWID",
         created = a.col("created_date"),
         filename = a.col("filename"),
         uti = a.col("uti"),
@@ -396,11 +416,10 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
         tname = a.col("transfer_name"),
         total = a.col("total_bytes"),
         outgoing = a.col("is_outgoing"),
-        asrc = a.source(),
+        mid = if link { "am.mid" } else { "NULL" },
         from_me = if join_message { m.col("is_from_me") } else { "NULL".into() },
         handle = if join_handle { h.col("id") } else { "NULL".into() },
-        mjoin = if join_message { format!("LEFT JOIN {} ON m.ROWID = x.mid", m.source()) } else { String::new() },
-        hjoin = if join_handle { format!("LEFT JOIN {} ON h.ROWID = {}", h.source(), m.col("handle_id")) } else { String::new() },
+        asrc = a.source(),
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
@@ -1071,6 +1090,76 @@ mod tests {
             b"SQLite format 3\0garbage garbage garbage",
         )]);
         assert!(run(&Sms, fs.path()).only().error.is_some());
+    }
+
+    /// Scale check, run by hand: `cargo test --lib sms::tests::scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn scale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sms.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let n = 200_000i64;
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO handle (ROWID, id, service) VALUES (1, '+15550000000', 'iMessage')",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO chat (ROWID, guid, chat_identifier) VALUES (1, 'c', '+15550000000')",
+            [],
+        )
+        .unwrap();
+        let body = attributed_body(
+            "a message body of ordinary length, with a link https://example.org/",
+            false,
+        );
+        for i in 1..=n {
+            let text: Option<&str> = if i % 2 == 0 {
+                Some("plain text body")
+            } else {
+                None
+            };
+            tx.execute(
+                "INSERT INTO message (ROWID, guid, text, attributedBody, handle_id, service, date, date_read, is_from_me) VALUES (?1, ?2, ?3, ?4, 1, 'iMessage', ?5, ?6, ?7)",
+                rusqlite::params![i, format!("g{i}"), text, body, T0_NS + i * 1_000_000_000, T0_NS + i * 1_000_000_000 + 5, i % 3 == 0],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO chat_message_join (chat_id, message_id) VALUES (1, ?1)",
+                [i],
+            )
+            .unwrap();
+            if i % 10 == 0 {
+                tx.execute(
+                    "INSERT INTO attachment (ROWID, guid, original_guid, created_date, filename, uti, transfer_name) VALUES (?1, ?2, ?2, 588813330, ?3, 'public.jpeg', 'a.jpeg')",
+                    rusqlite::params![i, format!("a{i}"), format!("~/Library/SMS/Attachments/00/00/{i}/a.jpeg")],
+                )
+                .unwrap();
+                tx.execute("INSERT INTO message_attachment_join (message_id, attachment_id) VALUES (?1, ?1)", [i]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        drop(conn);
+        let fs = filesystem(&[(
+            "private/var/mobile/Library/SMS/sms.db",
+            &std::fs::read(&path).unwrap(),
+        )]);
+        let ev = Evidence::discover(&[fs.path().to_path_buf()]).unwrap();
+        let Some(Lookup::Found(art)) = Sms.discover(&ev).into_iter().next() else {
+            panic!("sms.db not found")
+        };
+        let mut p = Parse::new(&ev, &art);
+        let t = std::time::Instant::now();
+        Sms.parse(&mut p).unwrap();
+        eprintln!(
+            "{n} messages ({} attachments): {} rows parsed in {:.2?}",
+            n / 10,
+            p.rows(),
+            t.elapsed()
+        );
     }
 
     #[test]
