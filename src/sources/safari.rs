@@ -88,10 +88,19 @@ impl Source for Safari {
                 origin: value_i64(r.get_ref(7)?),
             });
         }
-        // Redirects name other visits by id: resolve them to URLs for the message.
-        let urls: HashMap<i64, &str> = visits.iter().map(|v| (v.id, v.url.as_str())).collect();
-        let describe = |id: i64| match urls.get(&id) {
-            Some(u) => format!("visit {id} {u}"),
+        // Redirects name other visits by id: resolve them to URLs (and the delay) for the
+        // message. A cross-domain redirect within a second is what Amnesty's Pegasus
+        // report describes for network injection (MVT `safari_history` warns on it).
+        let by_id: HashMap<i64, &Visit> = visits.iter().map(|v| (v.id, v)).collect();
+        let describe = |id: i64, from: &Visit| match by_id.get(&id) {
+            Some(other) => {
+                let mut d = format!("visit {id} {}", other.url);
+                if let (Some(a), Some(b)) = (from.ts, other.ts) {
+                    let ms = (b - a).num_milliseconds().abs();
+                    d.push_str(&format!(" ({:.3} s apart)", ms as f64 / 1000.0));
+                }
+                d
+            }
             None => format!("visit {id} (not in the file)"),
         };
         let mut no_time = 0usize;
@@ -111,10 +120,10 @@ impl Source for Safari {
                 message.push_str(&format!(" \"{}\"", t.replace(['\n', '\r'], " ")));
             }
             if let Some(s) = v.redirect_source {
-                message.push_str(&format!(", redirected from {}", describe(s)));
+                message.push_str(&format!(", redirected from {}", describe(s, v)));
             }
             if let Some(d) = v.redirect_destination {
-                message.push_str(&format!(", redirects to {}", describe(d)));
+                message.push_str(&format!(", redirects to {}", describe(d, v)));
             }
             if v.load_successful == Some(0) {
                 message.push_str(", load failed");
@@ -211,9 +220,9 @@ mod tests {
         );
         assert_eq!(
             o.rows[0].message,
-            "visit https://t.example/abc, redirects to visit 11 https://landing.example.org/x"
+            "visit https://t.example/abc, redirects to visit 11 https://landing.example.org/x (0.750 s apart)"
         );
-        assert_eq!(o.rows[1].message, "visit https://landing.example.org/x \"Landing\", redirected from visit 10 https://t.example/abc, load failed");
+        assert_eq!(o.rows[1].message, "visit https://landing.example.org/x \"Landing\", redirected from visit 10 https://t.example/abc (0.750 s apart), load failed");
         assert_eq!(
             o.warnings,
             vec!["1 visits have no usable visit_time; kept without a time".to_string()]

@@ -1,8 +1,8 @@
 //! Apple typedstream archives ("streamtyped"), read just far enough to get the text of
 //! an `NSAttributedString` out of sms.db `message.attributedBody`.
 //!
-//! Since iOS 16 (macOS Ventura) Messages often leaves `message.text` NULL and keeps the
-//! body only in `attributedBody`, written by the NeXTSTEP-era `NSArchiver`. The format
+//! Recent iOS and macOS versions often leave `message.text` NULL and keep the body only
+//! in `attributedBody`, written by the NeXTSTEP-era `NSArchiver`. The format
 //! (from `typedstream.h`/`archive.c` in Apple's old objc runtime sources, as documented by
 //! the python-typedstream and imessage-exporter projects):
 //!
@@ -617,9 +617,10 @@ pub(crate) mod tests {
 
     #[test]
     fn published_message_layout_with_attribute_number() {
-        // Layout of a real message body (as documented by imessage-exporter): the run's
-        // attributes hold __kIMMessagePartAttributeName → NSNumber 0, which archives an
-        // "*" C string and an "i". The text must come out whatever follows it.
+        // Bytes of a real one-letter message body, as published in the test fixtures of
+        // several open-source iMessage readers: the run's attributes hold
+        // __kIMMessagePartAttributeName → NSNumber 0, which archives a "*" C string and
+        // an "i". The text must come out whatever follows it.
         let hex =
             "040b73747265616d747970656481e803840140848484124e5341747472696275746564537472696e67\
                    008484084e534f626a656374008592848484084e53537472696e67019484012b0159868402694901\
