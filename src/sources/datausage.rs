@@ -17,15 +17,15 @@ use super::schema::Table;
 use super::{value_f64, value_i64, value_string, Parse, Source, SourceError};
 
 /// One network-usage database family: `datausage` or `netusage`.
-pub struct DataUsage {
+pub struct NetworkUsage {
     name: &'static str,
     locator: Locator,
 }
 
-impl DataUsage {
+impl NetworkUsage {
     /// WirelessDomain `DataUsage.sqlite` (backups and filesystem dumps).
     pub fn datausage() -> Self {
-        DataUsage {
+        NetworkUsage {
             name: "datausage",
             locator: Locator {
                 backup: Some(("WirelessDomain", "Library/Databases/DataUsage.sqlite")),
@@ -37,7 +37,7 @@ impl DataUsage {
 
     /// networkd's `netusage.sqlite` (filesystem dumps only; not in backups).
     pub fn netusage() -> Self {
-        DataUsage {
+        NetworkUsage {
             name: "netusage",
             locator: Locator {
                 backup: None,
@@ -51,7 +51,7 @@ impl DataUsage {
     }
 }
 
-impl Source for DataUsage {
+impl Source for NetworkUsage {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -117,7 +117,7 @@ fn actor_target(procname: Option<&str>, bundle: Option<&str>) -> (String, String
     )
 }
 
-impl DataUsage {
+impl NetworkUsage {
     fn processes(
         &self,
         conn: &rusqlite::Connection,
@@ -369,7 +369,7 @@ mod tests {
             &triangulation_db(),
         );
         let before = snapshot(bk.root());
-        let r = run(&DataUsage::datausage(), bk.root());
+        let r = run(&NetworkUsage::datausage(), bk.root());
         let o = r.only();
         assert_eq!(
             o.artifact,
@@ -504,7 +504,7 @@ mod tests {
              INSERT INTO ZLIVEUSAGE VALUES (1, 5, 1, 0, 1, 700000050.25, 300.0, 200.0);",
         );
         let fs = filesystem(&[("private/var/networkd/db/netusage.sqlite", &db)]);
-        let r = run(&DataUsage::netusage(), fs.path());
+        let r = run(&NetworkUsage::netusage(), fs.path());
         let o = r.only();
         assert_eq!(o.artifact, "private/var/networkd/db/netusage.sqlite");
         assert_eq!(
@@ -546,7 +546,7 @@ mod tests {
             vec!["table ZLIVEUSAGE lacks columns ZWIFIIN, ZWIFIOUT".to_string()]
         );
         // DataUsage is not looked for in netusage's places.
-        assert!(run(&DataUsage::datausage(), fs.path()).parsed.is_empty());
+        assert!(run(&NetworkUsage::datausage(), fs.path()).parsed.is_empty());
     }
 
     #[test]
@@ -556,7 +556,7 @@ mod tests {
             "private/var/wireless/Library/Databases/DataUsage.sqlite",
             &db,
         )]);
-        let r = run(&DataUsage::datausage(), fs.path());
+        let r = run(&NetworkUsage::datausage(), fs.path());
         let o = r.only();
         assert_eq!(o.error, None);
         assert!(o.rows.is_empty());
@@ -572,7 +572,7 @@ mod tests {
             "private/var/wireless/Library/Databases/DataUsage.sqlite",
             b"\x00\x01garbage, not SQLite",
         )]);
-        assert!(run(&DataUsage::datausage(), fs.path())
+        assert!(run(&NetworkUsage::datausage(), fs.path())
             .only()
             .error
             .is_some());

@@ -84,8 +84,8 @@ pub fn registry() -> Vec<Box<dyn Source>> {
     vec![
         Box::new(manifest::Manifest),
         Box::new(sms::Sms),
-        Box::new(datausage::DataUsage::datausage()),
-        Box::new(datausage::DataUsage::netusage()),
+        Box::new(datausage::NetworkUsage::datausage()),
+        Box::new(datausage::NetworkUsage::netusage()),
         Box::new(tcc::Tcc),
         Box::new(safari::Safari),
     ]
