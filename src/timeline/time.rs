@@ -42,7 +42,8 @@ pub fn cocoa_seconds(v: f64) -> Option<DateTime<Utc>> {
     if !v.is_finite() || v == 0.0 {
         return None;
     }
-    from_unix_micros((v * 1e6).round() as i64 + COCOA_EPOCH_OFFSET * 1_000_000)
+    // The float-to-int cast saturates on absurd values; the sum must not overflow.
+    from_unix_micros(((v * 1e6).round() as i64).checked_add(COCOA_EPOCH_OFFSET * 1_000_000)?)
 }
 
 /// Cocoa time given as an integer that is seconds on old iOS and nanoseconds on iOS 11+.
