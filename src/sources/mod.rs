@@ -6,12 +6,21 @@
 //! marks only that artifact as failed. Every other artifact still runs.
 
 pub mod addaily;
+pub mod attachment_type;
 pub mod crash;
+pub mod datausage;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod idstatus;
 pub mod import;
 pub mod locationd;
 pub mod manifest;
+pub mod safari;
+pub mod schema;
 pub mod shutdown;
+pub mod sms;
+pub mod tcc;
+pub mod typedstream;
 
 use thiserror::Error;
 
@@ -92,6 +101,11 @@ pub trait Source: Send + Sync {
 pub fn registry() -> Vec<Box<dyn Source>> {
     vec![
         Box::new(manifest::Manifest),
+        Box::new(sms::Sms),
+        Box::new(datausage::NetworkUsage::datausage()),
+        Box::new(datausage::NetworkUsage::netusage()),
+        Box::new(tcc::Tcc),
+        Box::new(safari::Safari),
         Box::new(shutdown::ShutdownLog),
         Box::new(crash::CrashReport),
         Box::new(addaily::AdDaily),
