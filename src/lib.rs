@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod export;
 pub mod query;
 pub mod report;
+pub mod shell;
 pub mod sources;
 pub mod timeline;
 

@@ -25,7 +25,8 @@ pub struct Render {
     pub zone: Zone,
     /// Table output stops after this many rows (CSV and JSON never do).
     pub max_table_rows: usize,
-    /// Table cells longer than this are cut with `…`.
+    /// Table cells longer than this are cut with `…`, except in a column named `ref`
+    /// (artifact#record): that is what the analyst pastes into `.tag`.
     pub max_cell_chars: usize,
 }
 
@@ -68,7 +69,7 @@ impl Render {
             Cell::Null => String::new(),
             Cell::Bool(b) => b.to_string(),
             Cell::Int(i) => i.to_string(),
-            Cell::Float(f) => f.to_string(),
+            Cell::Float(f) => show_float(*f),
             Cell::Str(s) => s.clone(),
             Cell::Time(t) => self.zone.show(t),
             Cell::List(items) => items
@@ -90,6 +91,7 @@ impl Render {
             .collect();
         let mut grid: Vec<Vec<String>> = Vec::with_capacity(shown);
         let mut numeric = vec![true; names.len()];
+        let whole: Vec<bool> = names.iter().map(|n| n == "ref").collect();
         for r in 0..shown {
             let mut row = Vec::with_capacity(names.len());
             for (c, col) in columns.iter().enumerate() {
@@ -99,7 +101,12 @@ impl Render {
                     Cell::Null => "null".to_string(),
                     other => self.text(other, ", "),
                 };
-                row.push(fit(&terminal_safe(&text), self.max_cell_chars));
+                let text = terminal_safe(&text);
+                row.push(if whole[c] {
+                    text
+                } else {
+                    fit(&text, self.max_cell_chars)
+                });
             }
             grid.push(row);
         }
@@ -282,6 +289,15 @@ pub fn cells(s: &Series) -> PolarsResult<Vec<Cell>> {
                 .collect()
         }
     })
+}
+
+/// A float always reads as one (`90.0`, not `90`), so a score is not taken for a count.
+fn show_float(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
 }
 
 /// Control characters (ANSI escapes, newlines) in evidence text would move the cursor
