@@ -392,3 +392,129 @@ fn schema_and_tz_commands() {
     );
     assert!(stderr(&o).contains("unknown time zone \"Nowhere/Else\""));
 }
+
+#[test]
+fn findings_parquet_pair_wins_over_findings_json() {
+    use polars::prelude::*;
+    let (_dir, out) = case();
+    let mut f =
+        df!("id" => ["F777"], "rule" => ["r"], "title" => ["from parquet"], "severity" => ["low"],
+        "score" => [0.1f64], "explanation" => [""], "malware" => [""])
+        .unwrap();
+    let mut e =
+        df!("finding_id" => ["F777"], "record" => ["message:7"], "role" => ["trigger"]).unwrap();
+    chainline::timeline::write_parquet(&mut f, &out.join("findings.parquet")).unwrap();
+    chainline::timeline::write_parquet(&mut e, &out.join("finding_events.parquet")).unwrap();
+    let o = chainline(
+        &["query", out.to_str().unwrap(), "SELECT f.id, f.title, e.record FROM findings f JOIN finding_events e ON e.finding_id = f.id", "--format", "csv"],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "id,title,record\nF777,from parquet,message:7\n");
+}
+
+#[test]
+fn export_from_the_shell() {
+    let (dir, out) = case();
+    let result = dir.path().join("result.csv");
+    let mvt = dir.path().join("mvt.csv");
+    let script = format!(
+        ".export csv {}\nSELECT record, message FROM timeline WHERE source = 'sms' ORDER BY record;\n.export csv {}\n.export mvt-csv {}\n",
+        result.display(),
+        result.display(),
+        mvt.display()
+    );
+    let o = shell(&out, &script);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the first export has no result yet"
+    );
+    assert!(
+        stderr(&o).contains("no result to export yet"),
+        "{}",
+        stderr(&o)
+    );
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("wrote 2 rows to {}\n", result.display())),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "wrote 8 rows to {}; skipped 1 row without a time (the format requires one)\n",
+            mvt.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&result).unwrap(),
+        "record,message\nmessage:7,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\"\nmessage:8,a message whose date is zero\n"
+    );
+    assert!(std::fs::read_to_string(&mvt)
+        .unwrap()
+        .starts_with("\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"\r\n"));
+}
+
+#[test]
+fn annotation_tags_merge_without_duplicates_on_every_row_of_a_ref() {
+    let (_dir, out) = case();
+    let mut ann = chainline::annotations::Annotations::default();
+    let added = chrono::Utc::now();
+    ann.add_tag(SMS_DB, "message:7", "imessage", added); // the source's own tag already
+    ann.add_tag(SMS_DB, "message:7", "reviewed", added);
+    ann.add_tag("HomeDomain/Library/TCC/TCC.db", "access:5", "benign", added);
+    ann.add_tag("Nowhere.db", "x:1", "orphan", added); // matches no row: harmless
+    ann.save(&out).unwrap();
+    let o = chainline(
+        &[
+            "query",
+            out.to_str().unwrap(),
+            "SELECT record, tags FROM timeline",
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tags = |record: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["record"] == record)
+            .unwrap()["tags"]
+            .clone()
+    };
+    assert_eq!(
+        tags("message:7"),
+        serde_json::json!(["imessage", "finding:F001", "reviewed"])
+    );
+    assert_eq!(
+        tags("access:5"),
+        serde_json::json!(["auth:allowed", "benign"])
+    );
+    assert_eq!(tags("message:8"), serde_json::json!(["sms"]));
+    assert_eq!(tags("Files:0a1b"), serde_json::json!(["macb:---B", "B"]));
+    // Order and row count are those of the stored timeline.
+    let records: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        records,
+        [
+            "Files:0a1b",
+            "line:40",
+            "key:com.apple.madrid/mailto:attacker@example.com",
+            "message:7",
+            "ZLIVEUSAGE:12",
+            "file",
+            "access:5",
+            "history_visits:33",
+            "message:8"
+        ]
+    );
+}

@@ -42,6 +42,7 @@ pub(super) fn read_timeline(path: &Path) -> Result<DataFrame, QueryError> {
 }
 
 const ANNOTATION_COLUMN: &str = "__annotation_tags";
+const ROW_INDEX: &str = "__row";
 
 /// The timeline with the analyst's tags (annotations.json) appended to the `tags` of
 /// every row with that artifact + record. A tag already on the row is not repeated.
@@ -80,25 +81,39 @@ pub(super) fn with_annotation_tags(tl: LazyFrame, ann: &Annotations) -> PolarsRe
             list.finish().into_column(),
         ],
     )?;
-    let mut args = JoinArgs::new(JoinType::Left);
-    args.maintain_order = MaintainOrderJoin::Left;
-    let merged = concat_list([col("tags"), col(ANNOTATION_COLUMN)])?
-        .list()
-        .eval(element().unique_stable());
-    Ok(tl
+    // Only the few tagged rows need their lists rebuilt: find them (inner join against
+    // the small table of marks), merge there, then put the result back by row number.
+    // Rebuilding every row's list costs ten times the query itself on a large timeline.
+    let records = Series::new(
+        "records".into(),
+        order.iter().map(|k| k.1).collect::<Vec<_>>(),
+    );
+    let merged = tl
+        .clone()
+        .with_row_index(ROW_INDEX, None)
+        .select([col(ROW_INDEX), col("artifact"), col("record"), col("tags")])
+        // A set lookup on one column first: far cheaper than joining every row on two.
+        .filter(col("record").is_in(lit(records).implode(false), false))
         .join(
             marks.lazy(),
             [col("artifact"), col("record")],
             [col("artifact"), col("record")],
-            args,
+            JoinArgs::new(JoinType::Inner),
         )
-        .with_column(
-            when(col(ANNOTATION_COLUMN).is_null())
-                .then(col("tags"))
-                .otherwise(merged)
-                .alias("tags"),
-        )
-        .drop(by_name([ANNOTATION_COLUMN], true, false)))
+        .select([
+            col(ROW_INDEX),
+            concat_list([col("tags"), col(ANNOTATION_COLUMN)])?
+                .list()
+                .eval(element().unique_stable())
+                .alias(ANNOTATION_COLUMN),
+        ]);
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.maintain_order = MaintainOrderJoin::Left;
+    Ok(tl
+        .with_row_index(ROW_INDEX, None)
+        .join(merged, [col(ROW_INDEX)], [col(ROW_INDEX)], args)
+        .with_column(coalesce(&[col(ANNOTATION_COLUMN), col("tags")]).alias("tags"))
+        .drop(by_name([ROW_INDEX, ANNOTATION_COLUMN], true, false)))
 }
 
 /// `findings` and `finding_events`: from the Parquet pair when detection wrote it,

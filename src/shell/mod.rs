@@ -192,6 +192,7 @@ fn interactive(session: &mut Session) {
     );
     let mut reader = Reader::default();
     let mut history_warned = false;
+    let mut entry = String::new();
     loop {
         let prompt = if reader.is_pending() {
             "     ...> "
@@ -202,6 +203,7 @@ fn interactive(session: &mut Session) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => {
                 reader.clear();
+                entry.clear();
                 continue;
             }
             Err(ReadlineError::Eof) => break,
@@ -210,8 +212,16 @@ fn interactive(session: &mut Session) {
                 break;
             }
         };
+        // A statement typed over several lines is recalled as one line.
         if !line.trim().is_empty() {
-            let _ = editor.add_history_entry(line.as_str());
+            if !entry.is_empty() {
+                entry.push(' ');
+            }
+            entry.push_str(line.trim());
+        }
+        let inputs = reader.push_line(&line);
+        if !reader.is_pending() && !entry.is_empty() {
+            let _ = editor.add_history_entry(std::mem::take(&mut entry));
             if let Err(e) = editor.save_history(&history) {
                 if !history_warned {
                     eprintln!(
@@ -225,7 +235,7 @@ fn interactive(session: &mut Session) {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         let mut quit = false;
-        for inp in reader.push_line(&line) {
+        for inp in inputs {
             match execute(session, &inp, &mut out) {
                 Ok(Flow::Quit) => {
                     quit = true;
