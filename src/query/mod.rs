@@ -57,6 +57,9 @@ fn one_line(s: &str) -> String {
         .to_string()
 }
 
+/// A first and a last time.
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// One opened analysis, ready for SQL.
 pub struct Case {
     out: PathBuf,
@@ -193,10 +196,7 @@ impl Case {
     }
 
     /// A finding's first and last event time, when the finding exists and has them.
-    pub fn finding_span(
-        &self,
-        id: &str,
-    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, QueryError> {
+    pub fn finding_span(&self, id: &str) -> Result<Option<Span>, QueryError> {
         let hit = self
             .findings
             .clone()
