@@ -40,6 +40,7 @@ Times are stored and compared in UTC; --tz only changes how they are shown. See 
         path: PathBuf,
         /// One SQL statement (Polars SQL).
         sql: String,
+        /// table for reading, csv or json (an array of row objects) for other tools.
         #[arg(long, value_enum, default_value_t = chainline::query::Format::Table)]
         format: chainline::query::Format,
         /// Show times in this IANA zone (e.g. Europe/Paris) instead of UTC.
@@ -67,6 +68,7 @@ CSV cells that a spreadsheet would run as a formula get a leading '.")]
     Export {
         /// The output folder of `chainline analyze` (or a timeline.parquet).
         out: PathBuf,
+        /// Timesketch (JSONL or CSV) or MVT's timeline.csv layout.
         #[arg(long, value_enum)]
         format: chainline::export::ExportFormat,
         /// File to write.
@@ -80,8 +82,12 @@ fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
 }
 
 fn main() -> ExitCode {
-    // A panic inside a library (a Polars corner case) is still one line for the analyst.
+    // A panic is one line for the analyst. Polars panics inside a query are caught and
+    // reported by `query::Case::sql`, so they are not printed twice.
     std::panic::set_hook(Box::new(|info| {
+        if info.location().is_some_and(|l| l.file().contains("polars-")) {
+            return;
+        }
         let what = info
             .payload()
             .downcast_ref::<&str>()

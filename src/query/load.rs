@@ -1,6 +1,6 @@
 //! Reading a finished analysis (OUT) into the three queryable tables.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
@@ -41,79 +41,74 @@ pub(super) fn read_timeline(path: &Path) -> Result<DataFrame, QueryError> {
     timeline::read_parquet(path).map_err(|e| QueryError::load(path, e))
 }
 
-const ANNOTATION_COLUMN: &str = "__annotation_tags";
-const ROW_INDEX: &str = "__row";
-
 /// The timeline with the analyst's tags (annotations.json) appended to the `tags` of
-/// every row with that artifact + record. A tag already on the row is not repeated.
-pub(super) fn with_annotation_tags(tl: LazyFrame, ann: &Annotations) -> PolarsResult<LazyFrame> {
-    if ann.tags.is_empty() {
-        return Ok(tl);
+/// every row with that artifact + record. A tag already on the row is not repeated; a
+/// tag whose ref matches no row is ignored.
+///
+/// Only the few tagged rows change, so the frame is cut around them and the new rows
+/// spliced in (slices share memory): rebuilding or joining all of a 4M-row timeline
+/// for a handful of tags took ten times longer than the queries themselves.
+pub(super) fn with_annotation_tags(tl: &DataFrame, ann: &Annotations) -> PolarsResult<DataFrame> {
+    if ann.tags.is_empty() || tl.height() == 0 {
+        return Ok(tl.clone());
     }
-    let mut order: Vec<(&str, &str)> = Vec::new();
-    let mut by_row: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+    let mut wanted: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
     for t in &ann.tags {
-        let key = (t.artifact.as_str(), t.record.as_str());
-        let tags = by_row.entry(key).or_insert_with(|| {
-            order.push(key);
-            Vec::new()
-        });
+        let tags = wanted
+            .entry((t.artifact.as_str(), t.record.as_str()))
+            .or_default();
         if !tags.contains(&t.tag.as_str()) {
             tags.push(&t.tag);
         }
     }
-    let mut list =
-        ListStringChunkedBuilder::new(ANNOTATION_COLUMN.into(), order.len(), ann.tags.len());
-    for key in &order {
-        list.append_values_iter(by_row.get(key).into_iter().flatten().copied());
+    let records: HashSet<&str> = wanted.keys().map(|k| k.1).collect();
+    let artifact = tl.column("artifact")?.str()?;
+    let record = tl.column("record")?.str()?;
+    let tags = tl.column("tags")?.list()?;
+
+    let mut parts: Vec<DataFrame> = Vec::new();
+    let mut next = 0usize;
+    for (i, r) in record.iter().enumerate() {
+        let Some(r) = r.filter(|r| records.contains(r)) else {
+            continue;
+        };
+        let Some(extra) = artifact.get(i).and_then(|a| wanted.get(&(a, r))) else {
+            continue;
+        };
+        let mut merged: Vec<String> = match tags.get_as_series(i) {
+            Some(s) => s.str()?.iter().flatten().map(str::to_string).collect(),
+            None => Vec::new(),
+        };
+        for t in extra {
+            if !merged.iter().any(|m| m == t) {
+                merged.push(t.to_string());
+            }
+        }
+        let mut list = ListStringChunkedBuilder::new("tags".into(), 1, merged.len());
+        list.append_values_iter(merged.iter().map(String::as_str));
+        let mut row = tl.slice(i as i64, 1);
+        row.replace("tags", list.finish().into_column())?;
+        if i > next {
+            parts.push(tl.slice(next as i64, i - next));
+        }
+        parts.push(row);
+        next = i + 1;
     }
-    let marks = DataFrame::new(
-        order.len(),
-        vec![
-            Column::new(
-                "artifact".into(),
-                order.iter().map(|k| k.0).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "record".into(),
-                order.iter().map(|k| k.1).collect::<Vec<_>>(),
-            ),
-            list.finish().into_column(),
-        ],
-    )?;
-    // Only the few tagged rows need their lists rebuilt: find them (inner join against
-    // the small table of marks), merge there, then put the result back by row number.
-    // Rebuilding every row's list costs ten times the query itself on a large timeline.
-    let records = Series::new(
-        "records".into(),
-        order.iter().map(|k| k.1).collect::<Vec<_>>(),
-    );
-    let merged = tl
-        .clone()
-        .with_row_index(ROW_INDEX, None)
-        .select([col(ROW_INDEX), col("artifact"), col("record"), col("tags")])
-        // A set lookup on one column first: far cheaper than joining every row on two.
-        .filter(col("record").is_in(lit(records).implode(false), false))
-        .join(
-            marks.lazy(),
-            [col("artifact"), col("record")],
-            [col("artifact"), col("record")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([
-            col(ROW_INDEX),
-            concat_list([col("tags"), col(ANNOTATION_COLUMN)])?
-                .list()
-                .eval(element().unique_stable())
-                .alias(ANNOTATION_COLUMN),
-        ]);
-    let mut args = JoinArgs::new(JoinType::Left);
-    args.maintain_order = MaintainOrderJoin::Left;
-    Ok(tl
-        .with_row_index(ROW_INDEX, None)
-        .join(merged, [col(ROW_INDEX)], [col(ROW_INDEX)], args)
-        .with_column(coalesce(&[col(ANNOTATION_COLUMN), col("tags")]).alias("tags"))
-        .drop(by_name([ROW_INDEX, ANNOTATION_COLUMN], true, false)))
+    if parts.is_empty() {
+        return Ok(tl.clone());
+    }
+    if next < tl.height() {
+        parts.push(tl.slice(next as i64, tl.height() - next));
+    }
+    let many = parts.len() > 64;
+    let mut out = tl.clear();
+    for p in parts {
+        out.vstack_mut_owned(p)?;
+    }
+    if many {
+        out.rechunk_mut();
+    }
+    Ok(out)
 }
 
 /// `findings` and `finding_events`: from the Parquet pair when detection wrote it,
@@ -267,5 +262,70 @@ impl FindingsFile {
             ],
         )?;
         Ok((findings, events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{Event, TimelineBuilder};
+
+    fn tags_of(df: &DataFrame) -> Vec<Vec<String>> {
+        let list = df.column("tags").unwrap().list().unwrap().clone();
+        (0..df.height())
+            .map(|i| {
+                let s = list.get_as_series(i).unwrap();
+                s.str()
+                    .unwrap()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tags_are_spliced_into_first_last_and_adjacent_rows() {
+        let mut b = TimelineBuilder::new("");
+        for (i, rec) in ["r:0", "r:1", "r:2", "r:1", "r:4"].iter().enumerate() {
+            b.push(
+                Event::new("sms", "message_received", None)
+                    .at("a.db", *rec)
+                    .message(format!("{i}"))
+                    .tag("own"),
+            );
+        }
+        let df = b.finish().unwrap();
+        let mut ann = Annotations::default();
+        let t = chrono::Utc::now();
+        ann.add_tag("a.db", "r:0", "x", t);
+        ann.add_tag("a.db", "r:1", "y", t);
+        ann.add_tag("a.db", "r:1", "own", t);
+        ann.add_tag("a.db", "r:4", "z", t);
+        ann.add_tag("b.db", "r:2", "elsewhere", t);
+        let out = with_annotation_tags(&df, &ann).unwrap();
+        assert_eq!(out.height(), 5);
+        let msgs: Vec<_> = out
+            .column("message")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(msgs, ["0", "1", "2", "3", "4"]);
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            tags_of(&out),
+            [
+                v(&["own", "x"]),
+                v(&["own", "y"]),
+                v(&["own"]),
+                v(&["own", "y"]),
+                v(&["own", "z"])
+            ]
+        );
+        assert_eq!(out.schema(), df.schema());
     }
 }

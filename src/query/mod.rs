@@ -57,6 +57,12 @@ fn one_line(s: &str) -> String {
         .to_string()
 }
 
+/// The stored timeline: scanned per query, or held in memory.
+enum Stored {
+    Scan(LazyFrame),
+    Memory(DataFrame),
+}
+
 /// A first and a last time.
 pub type Span = (DateTime<Utc>, DateTime<Utc>);
 
@@ -65,8 +71,7 @@ pub struct Case {
     out: PathBuf,
     timeline_path: PathBuf,
     /// The timeline as stored, without annotation tags.
-    base: LazyFrame,
-    in_memory: bool,
+    base: Stored,
     /// The timeline as queried (annotation tags merged).
     timeline: LazyFrame,
     findings: DataFrame,
@@ -80,36 +85,35 @@ pub fn query(path: &Path, sql: &str) -> Result<DataFrame, QueryError> {
 
 impl Case {
     /// Opens a case for one-off queries: the timeline is scanned from Parquet, so a
-    /// query reads only the columns and row groups it needs.
+    /// query reads only the columns and row groups it needs (all of them once the
+    /// analyst has tagged rows: the tags are merged in memory).
     pub fn open(path: &Path) -> Result<Case, QueryError> {
         let (out, timeline_path) = load::locate(path)?;
-        let base = load::scan_timeline(&timeline_path)?;
-        Self::with_base(out, timeline_path, base, false)
+        let base = Stored::Scan(load::scan_timeline(&timeline_path)?);
+        Self::with_base(out, timeline_path, base)
     }
 
     /// Opens a case for many queries (the shell): the timeline is read into memory once.
     pub fn open_in_memory(path: &Path) -> Result<Case, QueryError> {
         let (out, timeline_path) = load::locate(path)?;
-        let base = load::read_timeline(&timeline_path)?.lazy();
-        Self::with_base(out, timeline_path, base, true)
+        let base = Stored::Memory(load::read_timeline(&timeline_path)?);
+        Self::with_base(out, timeline_path, base)
     }
 
-    fn with_base(
-        out: PathBuf,
-        timeline_path: PathBuf,
-        base: LazyFrame,
-        in_memory: bool,
-    ) -> Result<Case, QueryError> {
+    fn with_base(out: PathBuf, timeline_path: PathBuf, base: Stored) -> Result<Case, QueryError> {
         let (findings, events) = load::findings(&out)?;
         let ctx = SQLContext::new();
         ctx.register("findings", findings.clone().lazy());
         ctx.register("finding_events", events.lazy());
+        let timeline = match &base {
+            Stored::Scan(lf) => lf.clone(),
+            Stored::Memory(df) => df.clone().lazy(),
+        };
         let mut case = Case {
             out,
             timeline_path,
-            base: base.clone(),
-            in_memory,
-            timeline: base,
+            base,
+            timeline,
             findings,
             ctx,
         };
@@ -129,15 +133,16 @@ impl Case {
     /// Re-reads annotations.json and merges its tags into the `timeline` table again.
     pub fn reload_annotations(&mut self) -> Result<(), QueryError> {
         let ann = Annotations::load(&self.out)?;
-        let merged =
-            load::with_annotation_tags(self.base.clone(), &ann).map_err(QueryError::sql)?;
-        let merged = if self.in_memory {
-            merged
-                .collect()
-                .map_err(|e| QueryError::load(&self.timeline_path, e))?
-                .lazy()
-        } else {
-            merged
+        let failed = |e: PolarsError| QueryError::load(&self.timeline_path, e);
+        let merged = match (&self.base, ann.tags.is_empty()) {
+            (Stored::Scan(lf), true) => lf.clone(),
+            (Stored::Scan(lf), false) => {
+                let df = lf.clone().collect().map_err(failed)?;
+                load::with_annotation_tags(&df, &ann)
+                    .map_err(failed)?
+                    .lazy()
+            }
+            (Stored::Memory(df), _) => load::with_annotation_tags(df, &ann).map_err(failed)?.lazy(),
         };
         self.ctx.register("timeline", merged.clone());
         self.timeline = merged;
@@ -161,10 +166,23 @@ impl Case {
         if sql.is_empty() {
             return Err(QueryError::Sql("empty query".into()));
         }
-        self.ctx
-            .execute(sql)
-            .and_then(LazyFrame::collect)
-            .map_err(QueryError::sql)
+        // A query-engine panic on some corner of SQL must not end a shell session.
+        let ctx = &mut self.ctx;
+        let run = std::panic::AssertUnwindSafe(|| ctx.execute(sql).and_then(LazyFrame::collect));
+        match std::panic::catch_unwind(run) {
+            Ok(result) => result.map_err(QueryError::sql),
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(QueryError::Sql(format!(
+                    "the query engine failed on this statement: {}",
+                    one_line(&what)
+                )))
+            }
+        }
     }
 
     /// Every table name, the built-in ones first.
