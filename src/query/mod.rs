@@ -59,7 +59,7 @@ fn one_line(s: &str) -> String {
 
 /// The stored timeline: scanned per query, or held in memory.
 enum Stored {
-    Scan(LazyFrame),
+    Scan(Box<LazyFrame>),
     Memory(DataFrame),
 }
 
@@ -89,7 +89,7 @@ impl Case {
     /// analyst has tagged rows: the tags are merged in memory).
     pub fn open(path: &Path) -> Result<Case, QueryError> {
         let (out, timeline_path) = load::locate(path)?;
-        let base = Stored::Scan(load::scan_timeline(&timeline_path)?);
+        let base = Stored::Scan(Box::new(load::scan_timeline(&timeline_path)?));
         Self::with_base(out, timeline_path, base)
     }
 
@@ -106,7 +106,7 @@ impl Case {
         ctx.register("findings", findings.clone().lazy());
         ctx.register("finding_events", events.lazy());
         let timeline = match &base {
-            Stored::Scan(lf) => lf.clone(),
+            Stored::Scan(lf) => (**lf).clone(),
             Stored::Memory(df) => df.clone().lazy(),
         };
         let mut case = Case {
@@ -135,9 +135,9 @@ impl Case {
         let ann = Annotations::load(&self.out)?;
         let failed = |e: PolarsError| QueryError::load(&self.timeline_path, e);
         let merged = match (&self.base, ann.tags.is_empty()) {
-            (Stored::Scan(lf), true) => lf.clone(),
+            (Stored::Scan(lf), true) => (**lf).clone(),
             (Stored::Scan(lf), false) => {
-                let df = lf.clone().collect().map_err(failed)?;
+                let df = (**lf).clone().collect().map_err(failed)?;
                 load::with_annotation_tags(&df, &ann)
                     .map_err(failed)?
                     .lazy()
