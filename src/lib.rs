@@ -3,13 +3,21 @@
 //! The pipeline runs one way: [`evidence`] finds and opens files read-only,
 //! [`sources`] turn artifacts into rows, [`timeline`] holds the one schema,
 //! [`detect`] finds chains and indicator hits, [`report`] writes the HTML;
-//! [`analyze`] wires them together.
+//! [`analyze`] wires them together. Afterwards, [`query`] runs SQL over a finished
+//! analysis, [`shell`] is the interactive investigation on top of it, [`export`] writes
+//! Timesketch and MVT formats, and [`annotations`] keeps the analyst's tags and notes.
 
 pub mod analyze;
+pub mod annotations;
 pub mod evidence;
+pub mod export;
+pub mod query;
 pub mod report;
+pub mod shell;
 pub mod sources;
 pub mod timeline;
+
+pub use query::query;
 
 /// The shared test material (`shared/testdata`, `shared/iocs`) when it sits beside the
 /// checkout: `$CHAINLINE_SHARED`, `../shared` or `../../shared` from the crate root.

@@ -34,9 +34,74 @@ Evidence is only read: SQLite files are copied to a private temp folder before o
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// Run one SQL query over a finished analysis.
+    #[command(after_help = "Tables: timeline (timeline.parquet, your tags merged into `tags`), findings, finding_events.\n\n\
+Examples:\n  chainline query out/alice \"SELECT source, COUNT(*) AS n FROM timeline GROUP BY source ORDER BY n DESC\"\n  \
+chainline query out/alice \"SELECT ts, actor, message FROM timeline WHERE kind = 'message_received' AND ts >= '2023-03-01'\" --tz Europe/Paris\n  \
+chainline query out/alice \"SELECT * FROM finding_events WHERE finding_id = 'F001'\" --format json\n  \
+chainline query out/alice \"SELECT * FROM timeline WHERE array_contains(tags, 'suspicious')\" --format csv > tagged.csv\n\n\
+Times are stored and compared in UTC; --tz only changes how they are shown. See docs/QUERY.md.")]
+    Query {
+        /// The output folder of `chainline analyze`, or a timeline.parquet.
+        path: PathBuf,
+        /// One SQL statement (Polars SQL).
+        sql: String,
+        /// table for reading, csv or json (an array of row objects) for other tools.
+        #[arg(long, value_enum, default_value_t = chainline::query::Format::Table)]
+        format: chainline::query::Format,
+        /// Show times in this IANA zone (e.g. Europe/Paris) instead of UTC.
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Investigate a finished analysis interactively: SQL, context search, tags and notes.
+    #[command(after_help = "Examples:\n  chainline shell out/alice\n  \
+printf '.findings\\n.around F001 5m\\n' | chainline shell out/alice\n\n\
+Inside: statements end with ;  .help lists the dot-commands (.around, .search, .tag, .note, .export, .tz ...).\n\
+Tags and notes are kept in OUT/annotations.json, history in OUT/.chainline_history.\n\
+With stdin not a terminal, commands are read from it without prompts; the exit code is 1 if any failed.")]
+    Shell {
+        /// The output folder of `chainline analyze`.
+        out: PathBuf,
+        /// Show times in this IANA zone (e.g. Europe/Paris) instead of UTC.
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Export the timeline (with your tags) for Timesketch or for diffing against MVT.
+    #[command(after_help = "Examples:\n  chainline export out/alice --format timesketch-jsonl -o alice.jsonl\n  \
+chainline export out/alice --format mvt-csv -o alice_timeline.csv\n\n\
+Rows without a time are skipped (both formats need one) and counted on stderr.\n\
+CSV cells that a spreadsheet would run as a formula get a leading '.")]
+    Export {
+        /// The output folder of `chainline analyze` (or a timeline.parquet).
+        out: PathBuf,
+        /// Timesketch (JSONL or CSV) or MVT's timeline.csv layout.
+        #[arg(long, value_enum)]
+        format: chainline::export::ExportFormat,
+        /// File to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
+    Ok(tz.map(chainline::query::Zone::parse).transpose()?.unwrap_or_default())
 }
 
 fn main() -> ExitCode {
+    // A panic is one line for the analyst. Polars panics inside a query are caught and
+    // reported by `query::Case::sql`, so they are not printed twice.
+    std::panic::set_hook(Box::new(|info| {
+        if info.location().is_some_and(|l| l.file().contains("polars-")) {
+            return;
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        eprintln!("error: internal error: {}", what.lines().next().unwrap_or(""));
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze { inputs, out } => {
@@ -59,6 +124,28 @@ fn main() -> ExitCode {
                 println!("{}", opts.out.join("report.html").display());
             })
         }
+        Command::Query { path, sql, format, tz } => (|| {
+            let render = chainline::query::Render { zone: zone(tz.as_deref())?, ..Default::default() };
+            let df = chainline::query::Case::open(&path)?.sql(&sql)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            render.write(&df, format, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        })(),
+        Command::Shell { out, tz } => match zone(tz.as_deref()).and_then(|z| Ok(chainline::shell::run(&out, z)?)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Export { out, format, output } => (|| {
+            let case = chainline::query::Case::open(&out)?;
+            let done = chainline::export::export_file(&case, format, &output)?;
+            if !cli.quiet {
+                eprintln!("{}", chainline::shell::export_summary(&done, &output));
+            }
+            Ok(())
+        })(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
