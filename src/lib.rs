@@ -6,6 +6,7 @@
 //! [`analyze`] wires them together.
 
 pub mod analyze;
+pub mod detect;
 pub mod evidence;
 pub mod report;
 pub mod sources;

@@ -2,7 +2,7 @@
 
 mod runlog;
 
-pub use runlog::{ArtifactStatus, ArtifactReport, RunLog, Stage};
+pub use runlog::{ArtifactReport, ArtifactStatus, RunLog, Stage};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,6 +11,7 @@ use anyhow::Context;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
+use crate::detect;
 use crate::evidence::{Artifact, Evidence, Lookup};
 use crate::sources::{self, Parse, Source};
 use crate::timeline;
@@ -30,6 +31,7 @@ pub struct Options {
 /// Everything one run produced, in memory.
 pub struct Analysis {
     pub timeline: DataFrame,
+    pub findings: Vec<crate::detect::Finding>,
     pub log: RunLog,
 }
 
@@ -41,11 +43,18 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
-        Progress { quiet, started: Instant::now() }
+        Progress {
+            quiet,
+            started: Instant::now(),
+        }
     }
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("[{:>6.1}s] {}", self.started.elapsed().as_secs_f64(), msg.as_ref());
+            eprintln!(
+                "[{:>6.1}s] {}",
+                self.started.elapsed().as_secs_f64(),
+                msg.as_ref()
+            );
         }
     }
 }
@@ -53,6 +62,20 @@ impl Progress {
 pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     let progress = Progress::new(opts.quiet);
     let mut log = RunLog::start(opts);
+
+    // Rules and indicators first: a bad rule file stops the run before any evidence is read.
+    let mut detect_opts = detect::DetectOptions::load(&opts.rules, &opts.iocs)?;
+    for f in &detect_opts.iocs.files {
+        match &f.error {
+            Some(e) => progress.say(format!("warning: indicator file {} not used: {e}", f.path)),
+            None => progress.say(format!(
+                "indicators: {} from {} ({})",
+                f.indicators,
+                f.path,
+                f.malware.join(", ")
+            )),
+        }
+    }
 
     let t = Instant::now();
     progress.say("discovering evidence");
@@ -76,17 +99,29 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     log.stage("timeline_build", t);
     progress.say(format!("timeline: {} rows", timeline.height()));
 
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating output folder {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating output folder {}", opts.out.display()))?;
+
+    // Detection runs before the Parquet write: it adds ioc:/finding: tags to the rows.
     let t = Instant::now();
-    timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet")).context("writing timeline.parquet")?;
+    log.inputs = evidence.inputs.all();
+    detect_opts.inputs = log.inputs.clone();
+    let detection = detect::run(&mut timeline, &detect_opts).context("detecting chains")?;
+    for w in &detection.warnings {
+        progress.say(format!("warning: {w}"));
+    }
+    log.rules = detection.rules;
+    log.ioc_files = detection.ioc_files;
+    let findings = detection.findings;
+    detect::findings::write_all(&opts.out, &findings)?;
+    log.stage("detection", t);
+    progress.say(format!("findings: {}", findings.len()));
+
+    let t = Instant::now();
+    timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet"))
+        .context("writing timeline.parquet")?;
     log.stage("parquet_write", t);
 
-    let t = Instant::now();
-    let findings = serde_json::json!({ "findings": [] });
-    std::fs::write(opts.out.join("findings.json"), serde_json::to_vec_pretty(&findings)?)?;
-    log.stage("detection", t);
-
-    log.inputs = evidence.inputs.all();
     log.summarise(&timeline);
 
     let t = Instant::now();
@@ -95,21 +130,45 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
 
     log.finish();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
-    progress.say(format!("report: {}", opts.out.join("report.html").display()));
-    Ok(Analysis { timeline, log })
+    progress.say(format!(
+        "report: {}",
+        opts.out.join("report.html").display()
+    ));
+    Ok(Analysis {
+        timeline,
+        findings,
+        log,
+    })
 }
 
 /// Runs every source over every artifact it found, in parallel. A failing artifact is
 /// logged and the others go on.
-fn ingest(evidence: &Evidence, registry: &[Box<dyn Source>], log: &mut RunLog, progress: &Progress) -> Vec<DataFrame> {
+fn ingest(
+    evidence: &Evidence,
+    registry: &[Box<dyn Source>],
+    log: &mut RunLog,
+    progress: &Progress,
+) -> Vec<DataFrame> {
     let mut jobs: Vec<(&dyn Source, Artifact)> = Vec::new();
     for s in registry {
         for l in s.discover(evidence) {
             match l {
                 Lookup::Found(a) => jobs.push((s.as_ref(), a)),
-                Lookup::Missing { logical, container, reason } => {
-                    progress.say(format!("warning: {}: {logical} missing: {reason}", s.name()));
-                    log.artifacts.push(ArtifactReport::missing(s.name(), &logical, container, &reason));
+                Lookup::Missing {
+                    logical,
+                    container,
+                    reason,
+                } => {
+                    progress.say(format!(
+                        "warning: {}: {logical} missing: {reason}",
+                        s.name()
+                    ));
+                    log.artifacts.push(ArtifactReport::missing(
+                        s.name(),
+                        &logical,
+                        container,
+                        &reason,
+                    ));
                 }
             }
         }
@@ -150,7 +209,10 @@ fn ingest(evidence: &Evidence, registry: &[Box<dyn Source>], log: &mut RunLog, p
                 report.error.as_deref().unwrap_or("unknown error"),
                 report.rows
             )),
-            _ => progress.say(format!("{}: {} rows from {}", report.source, report.rows, report.artifact)),
+            _ => progress.say(format!(
+                "{}: {} rows from {}",
+                report.source, report.rows, report.artifact
+            )),
         }
         log.artifacts.push(report);
         // Rows read before a failure are kept: they are real evidence.
@@ -173,7 +235,11 @@ fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
         match (probe.parent(), probe.file_name()) {
             (Some(parent), Some(name)) => {
                 rest.push(name.to_os_string());
-                probe = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+                probe = if parent.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    parent.to_path_buf()
+                };
             }
             _ => break,
         }
@@ -183,7 +249,11 @@ fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
         abs.push(r);
     }
     if abs.starts_with(&ev) {
-        return Err(crate::evidence::EvidenceError::OutputInsideEvidence { out: out.to_path_buf(), evidence: evidence.to_path_buf() }.into());
+        return Err(crate::evidence::EvidenceError::OutputInsideEvidence {
+            out: out.to_path_buf(),
+            evidence: evidence.to_path_buf(),
+        }
+        .into());
     }
     Ok(())
 }

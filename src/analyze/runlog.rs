@@ -67,7 +67,11 @@ impl ArtifactReport {
             artifact: art.logical.clone(),
             path: Some(art.path.display().to_string()),
             container: art.container,
-            status: if warnings.is_empty() { ArtifactStatus::Parsed } else { ArtifactStatus::Partial },
+            status: if warnings.is_empty() {
+                ArtifactStatus::Parsed
+            } else {
+                ArtifactStatus::Partial
+            },
             rows,
             warnings,
             error: None,
@@ -141,12 +145,19 @@ impl RunLog {
         self.containers = ev
             .containers
             .iter()
-            .map(|c| ContainerReport { kind: c.kind, origin: c.origin.display().to_string(), device: c.device.clone() })
+            .map(|c| ContainerReport {
+                kind: c.kind,
+                origin: c.origin.display().to_string(),
+                device: c.device.clone(),
+            })
             .collect();
     }
 
     pub fn stage(&mut self, name: &str, t: Instant) {
-        self.stages.push(Stage { name: name.into(), ms: t.elapsed().as_secs_f64() * 1e3 });
+        self.stages.push(Stage {
+            name: name.into(),
+            ms: t.elapsed().as_secs_f64() * 1e3,
+        });
     }
 
     pub fn summarise(&mut self, tl: &DataFrame) {
@@ -161,7 +172,11 @@ impl RunLog {
             self.rows_without_time = ts.null_count();
             let phys = ts.physical();
             if let (Some(lo), Some(hi)) = (phys.min(), phys.max()) {
-                let f = |us| crate::timeline::time::from_micros(us).map(|t| crate::timeline::time::rfc3339(&t)).unwrap_or_default();
+                let f = |us| {
+                    crate::timeline::time::from_micros(us)
+                        .map(|t| crate::timeline::time::rfc3339(&t))
+                        .unwrap_or_default()
+                };
                 self.time_span = Some((f(lo), f(hi)));
             }
         }
@@ -176,6 +191,8 @@ impl RunLog {
 
     /// Artifacts that could not be read completely, for the report and the exit summary.
     pub fn problems(&self) -> impl Iterator<Item = &ArtifactReport> {
-        self.artifacts.iter().filter(|a| a.status != ArtifactStatus::Parsed)
+        self.artifacts
+            .iter()
+            .filter(|a| a.status != ArtifactStatus::Parsed)
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 
 use super::sqlite::KeptCopy;
-use super::{Artifact, EvidenceError, Evidence, Lookup};
+use super::{Artifact, Evidence, EvidenceError, Lookup};
 
 /// What the evidence says about the phone.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -50,7 +50,11 @@ pub struct ManifestIndex {
 }
 
 impl ManifestIndex {
-    pub(super) fn load(ev: &Evidence, root: &Path, container: usize) -> Result<ManifestIndex, EvidenceError> {
+    pub(super) fn load(
+        ev: &Evidence,
+        root: &Path,
+        container: usize,
+    ) -> Result<ManifestIndex, EvidenceError> {
         let artifact = Artifact {
             logical: "Manifest.db".into(),
             path: root.join("Manifest.db"),
@@ -58,7 +62,10 @@ impl ManifestIndex {
             backup: None,
         };
         let copy = ev.open_sqlite(&artifact)?;
-        let sql_err = |e| EvidenceError::Sqlite { path: artifact.path.clone(), source: e };
+        let sql_err = |e| EvidenceError::Sqlite {
+            path: artifact.path.clone(),
+            source: e,
+        };
         let mut entries = Vec::new();
         {
             let mut stmt = copy
@@ -84,35 +91,74 @@ impl ManifestIndex {
             .enumerate()
             .map(|(i, e)| ((e.domain.clone(), e.relative_path.clone()), i))
             .collect();
-        Ok(ManifestIndex { entries, by_path, copy: copy.keep(), artifact })
+        Ok(ManifestIndex {
+            entries,
+            by_path,
+            copy: copy.keep(),
+            artifact,
+        })
     }
 
     pub fn get(&self, domain: &str, relative: &str) -> Option<&ManifestEntry> {
-        self.by_path.get(&(domain.to_string(), relative.to_string())).map(|&i| &self.entries[i])
+        self.by_path
+            .get(&(domain.to_string(), relative.to_string()))
+            .map(|&i| &self.entries[i])
     }
 
     /// Entries of a domain whose path starts with `prefix` (sorted by path).
-    pub fn entries_under<'a>(&'a self, domain: &'a str, prefix: &'a str) -> impl Iterator<Item = &'a ManifestEntry> + 'a {
+    pub fn entries_under<'a>(
+        &'a self,
+        domain: &'a str,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a ManifestEntry> + 'a {
         // Entries are sorted by (domain, relativePath): binary search the start.
-        let start = self.entries.partition_point(|e| (e.domain.as_str(), e.relative_path.as_str()) < (domain, prefix));
-        self.entries[start..].iter().take_while(move |e| e.domain == domain && e.relative_path.starts_with(prefix))
+        let start = self
+            .entries
+            .partition_point(|e| (e.domain.as_str(), e.relative_path.as_str()) < (domain, prefix));
+        self.entries[start..]
+            .iter()
+            .take_while(move |e| e.domain == domain && e.relative_path.starts_with(prefix))
     }
 
     /// Resolves a logical file: `None` when the manifest does not list it,
     /// `Missing` when listed but absent from the folder.
-    pub fn lookup(&self, container: usize, root: &Path, domain: &str, relative: &str) -> Option<Lookup> {
+    pub fn lookup(
+        &self,
+        container: usize,
+        root: &Path,
+        domain: &str,
+        relative: &str,
+    ) -> Option<Lookup> {
         let e = self.get(domain, relative)?;
         let logical = format!("{domain}/{relative}");
-        let id = if e.file_id.len() >= 2 { e.file_id.clone() } else { file_id(domain, relative) };
+        let id = if e.file_id.len() >= 2 {
+            e.file_id.clone()
+        } else {
+            file_id(domain, relative)
+        };
         let path = root.join(&id[..2]).join(&id);
         let backup = Some((domain.to_string(), relative.to_string()));
         if path.is_file() {
-            Some(Lookup::Found(Artifact { logical, path, container, backup }))
+            Some(Lookup::Found(Artifact {
+                logical,
+                path,
+                container,
+                backup,
+            }))
         } else if root.join(&id).is_file() {
             // Pre-iOS 10 backups keep files flat in the backup root.
-            Some(Lookup::Found(Artifact { logical, path: root.join(&id), container, backup }))
+            Some(Lookup::Found(Artifact {
+                logical,
+                path: root.join(&id),
+                container,
+                backup,
+            }))
         } else {
-            Some(Lookup::Missing { logical, container, reason: format!("listed in Manifest.db as {id} but not in the backup folder") })
+            Some(Lookup::Missing {
+                logical,
+                container,
+                reason: format!("listed in Manifest.db as {id} but not in the backup folder"),
+            })
         }
     }
 }
@@ -127,7 +173,8 @@ pub fn file_id(domain: &str, relative: &str) -> String {
 }
 
 pub(super) fn is_backup_dir(dir: &Path) -> bool {
-    dir.join("Manifest.db").is_file() || (dir.join("Manifest.plist").is_file() && dir.join("Info.plist").is_file())
+    dir.join("Manifest.db").is_file()
+        || (dir.join("Manifest.plist").is_file() && dir.join("Info.plist").is_file())
 }
 
 /// Refuses encrypted backups: Manifest.plist `IsEncrypted`, or a Manifest.db that is
@@ -138,7 +185,11 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
         if let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) {
-            if v.as_dictionary().and_then(|d| d.get("IsEncrypted")).and_then(|b| b.as_boolean()) == Some(true) {
+            if v.as_dictionary()
+                .and_then(|d| d.get("IsEncrypted"))
+                .and_then(|b| b.as_boolean())
+                == Some(true)
+            {
                 return Err(EvidenceError::Encrypted(dir.to_path_buf()));
             }
         }
@@ -157,21 +208,37 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
 pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
     let mut info = DeviceInfo::default();
     let p: PathBuf = dir.join("Info.plist");
-    let Ok(bytes) = std::fs::read(&p) else { return info };
+    let Ok(bytes) = std::fs::read(&p) else {
+        return info;
+    };
     ev.inputs.record(&p, "Info.plist", &bytes);
-    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) else { return info };
-    let Some(d) = v.as_dictionary() else { return info };
+    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) else {
+        return info;
+    };
+    let Some(d) = v.as_dictionary() else {
+        return info;
+    };
     let s = |k: &str| d.get(k).and_then(|v| v.as_string()).map(str::to_string);
-    info.udid = s("Unique Identifier").or_else(|| s("Target Identifier")).map(|u| u.to_lowercase());
+    info.udid = s("Unique Identifier")
+        .or_else(|| s("Target Identifier"))
+        .map(|u| u.to_lowercase());
     info.name = s("Device Name");
     info.product_type = s("Product Type");
     info.ios_version = s("Product Version");
     info.build = s("Build Version");
     info.serial = s("Serial Number");
-    info.last_backup = d.get("Last Backup Date").and_then(|v| v.as_date()).and_then(|d| crate::timeline::time::plist_date(&d)).map(|t| crate::timeline::time::rfc3339(&t));
+    info.last_backup = d
+        .get("Last Backup Date")
+        .and_then(|v| v.as_date())
+        .and_then(|d| crate::timeline::time::plist_date(&d))
+        .map(|t| crate::timeline::time::rfc3339(&t));
     if info.udid.is_none() {
         // Backups are stored in a folder named by the UDID.
-        info.udid = dir.file_name().and_then(|n| n.to_str()).filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).map(|n| n.to_lowercase());
+        info.udid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            .map(|n| n.to_lowercase());
     }
     info
 }
@@ -181,6 +248,9 @@ mod tests {
     #[test]
     fn file_id_is_sha1_of_domain_dash_path() {
         // sms.db in the real MVT test backup is stored as 3d/3d0d7e5f...
-        assert_eq!(super::file_id("HomeDomain", "Library/SMS/sms.db"), "3d0d7e5fb2ce288813306e4d4636395e047a3d28");
+        assert_eq!(
+            super::file_id("HomeDomain", "Library/SMS/sms.db"),
+            "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
+        );
     }
 }

@@ -49,14 +49,18 @@ fn visit(ev: &mut Evidence, dir: &Path, depth: usize) -> Result<(), EvidenceErro
         ev.containers.push(plain(ContainerKind::Sysdiagnose, dir));
         return Ok(());
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     let mut has_reports = false;
     for p in &entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         // Never follow links out of the evidence.
-        let Ok(m) = std::fs::symlink_metadata(p) else { continue };
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
         if m.is_file() {
             if is_crash_report(name) {
                 has_reports = true;
@@ -69,14 +73,22 @@ fn visit(ev: &mut Evidence, dir: &Path, depth: usize) -> Result<(), EvidenceErro
         let mut c = plain(ContainerKind::CrashReports, dir);
         c.files = entries
             .iter()
-            .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(is_crash_report))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_crash_report)
+            })
             .cloned()
             .collect();
         ev.containers.push(c);
     }
     if depth < MAX_DEPTH {
         for p in &entries {
-            if std::fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false) {
+            if std::fs::symlink_metadata(p)
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+            {
                 visit(ev, p, depth + 1)?;
             }
         }
@@ -113,7 +125,10 @@ fn add_backup(ev: &mut Evidence, dir: &Path) -> Result<(), EvidenceError> {
 
 pub fn is_crash_report(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.ends_with(".ips") || n.ends_with(".crash") || n.ends_with(".ips.synced") || n.ends_with(".ips.beta")
+    n.ends_with(".ips")
+        || n.ends_with(".crash")
+        || n.ends_with(".ips.synced")
+        || n.ends_with(".ips.beta")
 }
 
 fn is_archive(name: &str) -> bool {
@@ -122,15 +137,25 @@ fn is_archive(name: &str) -> bool {
 }
 
 fn is_sysdiagnose_dir(dir: &Path) -> bool {
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("").to_lowercase();
-    name.starts_with("sysdiagnose") || dir.join("system_logs.logarchive").is_dir() || dir.join("crashes_and_spins").is_dir()
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_lowercase();
+    name.starts_with("sysdiagnose")
+        || dir.join("system_logs.logarchive").is_dir()
+        || dir.join("crashes_and_spins").is_dir()
 }
 
 /// Unpacks a sysdiagnose archive into a private temp folder (never next to the
 /// evidence). `unpack_in` refuses entries that would land outside that folder.
 fn unpack_sysdiagnose(ev: &mut Evidence, archive: &Path) -> Result<(), EvidenceError> {
     let bytes = std::fs::read(archive).map_err(|e| EvidenceError::io(archive, e))?;
-    let name = archive.file_name().and_then(|n| n.to_str()).unwrap_or("sysdiagnose").to_string();
+    let name = archive
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("sysdiagnose")
+        .to_string();
     ev.inputs.record(archive, &name, &bytes);
     let dir = tempfile::Builder::new()
         .prefix("sysdiagnose-")
@@ -138,7 +163,10 @@ fn unpack_sysdiagnose(ev: &mut Evidence, archive: &Path) -> Result<(), EvidenceE
         .map_err(|e| EvidenceError::io(ev.scratch(), e))?;
     let gz = flate2::read::GzDecoder::new(std::io::Cursor::new(bytes));
     let mut tar = tar::Archive::new(gz);
-    let bad = |e: std::io::Error| EvidenceError::Invalid { path: archive.to_path_buf(), msg: format!("not a readable tar.gz: {e}") };
+    let bad = |e: std::io::Error| EvidenceError::Invalid {
+        path: archive.to_path_buf(),
+        msg: format!("not a readable tar.gz: {e}"),
+    };
     for entry in tar.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let kind = entry.header().entry_type();

@@ -32,7 +32,12 @@ impl InputLog {
         let sha256 = hex::encode(Sha256::digest(bytes));
         seen.insert(
             path.to_path_buf(),
-            InputRecord { path: path.to_path_buf(), logical: logical.to_string(), size: bytes.len() as u64, sha256 },
+            InputRecord {
+                path: path.to_path_buf(),
+                logical: logical.to_string(),
+                size: bytes.len() as u64,
+                sha256,
+            },
         );
     }
 

@@ -20,9 +20,13 @@ pub struct MbFile {
 }
 
 pub fn decode(blob: &[u8]) -> Result<MbFile, String> {
-    let v = Value::from_reader(std::io::Cursor::new(blob)).map_err(|e| format!("not a plist: {e}"))?;
+    let v =
+        Value::from_reader(std::io::Cursor::new(blob)).map_err(|e| format!("not a plist: {e}"))?;
     let root = v.as_dictionary().ok_or("plist root is not a dictionary")?;
-    let objects = root.get("$objects").and_then(Value::as_array).ok_or("no $objects array")?;
+    let objects = root
+        .get("$objects")
+        .and_then(Value::as_array)
+        .ok_or("no $objects array")?;
     let resolve = |v: &Value| -> Option<Value> {
         match v {
             Value::Uid(u) => objects.get(u.get() as usize).cloned(),
@@ -37,10 +41,14 @@ pub fn decode(blob: &[u8]) -> Result<MbFile, String> {
         .and_then(resolve)
         .or_else(|| objects.get(1).cloned())
         .ok_or("no root object")?;
-    let d = top.as_dictionary().ok_or("root object is not a dictionary")?;
+    let d = top
+        .as_dictionary()
+        .ok_or("root object is not a dictionary")?;
     let int = |k: &str| -> Option<i64> {
         let v = resolve(d.get(k)?)?;
-        v.as_signed_integer().or_else(|| v.as_unsigned_integer().map(|u| u as i64)).or_else(|| v.as_real().map(|r| r as i64))
+        v.as_signed_integer()
+            .or_else(|| v.as_unsigned_integer().map(|u| u as i64))
+            .or_else(|| v.as_real().map(|r| r as i64))
     };
     Ok(MbFile {
         last_modified: int("LastModified"),
@@ -52,7 +60,10 @@ pub fn decode(blob: &[u8]) -> Result<MbFile, String> {
         user_id: int("UserID"),
         group_id: int("GroupID"),
         protection_class: int("ProtectionClass"),
-        relative_path: d.get("RelativePath").and_then(resolve).and_then(|v| v.as_string().map(str::to_string)),
+        relative_path: d
+            .get("RelativePath")
+            .and_then(resolve)
+            .and_then(|v| v.as_string().map(str::to_string)),
         has_encryption_key: d.contains_key("EncryptionKey"),
     })
 }
@@ -83,7 +94,13 @@ pub fn encode(f: &MbFile) -> Vec<u8> {
     objects.push(Value::Dictionary(mb));
     objects.push(Value::String(f.relative_path.clone().unwrap_or_default()));
     let mut class = Dictionary::new();
-    class.insert("$classes".into(), Value::Array(vec![Value::String("MBFile".into()), Value::String("NSObject".into())]));
+    class.insert(
+        "$classes".into(),
+        Value::Array(vec![
+            Value::String("MBFile".into()),
+            Value::String("NSObject".into()),
+        ]),
+    );
     class.insert("$classname".into(), Value::String("MBFile".into()));
     objects.push(Value::Dictionary(class));
     let mut top = Dictionary::new();

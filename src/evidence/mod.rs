@@ -9,9 +9,9 @@
 //! scratch folder before opening, so the evidence is never touched.
 
 mod backup;
-pub mod mbfile;
 mod discover;
 mod inputs;
+pub mod mbfile;
 mod sqlite;
 
 pub use backup::{DeviceInfo, ManifestEntry, ManifestIndex};
@@ -26,7 +26,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum EvidenceError {
     #[error("cannot read {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no iPhone evidence found in {0} (looked for a backup with Manifest.db, a filesystem dump with private/var, a sysdiagnose folder or .tar.gz, and *.ips/*.crash reports)")]
     NoEvidence(PathBuf),
     #[error("{0} is an encrypted backup; chainline cannot decrypt backups yet: make an unencrypted backup or decrypt it first (e.g. mvt-ios decrypt-backup)")]
@@ -36,12 +39,18 @@ pub enum EvidenceError {
     #[error("{path}: {msg}")]
     Invalid { path: PathBuf, msg: String },
     #[error("sqlite {path}: {source}")]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }
 
 impl EvidenceError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        EvidenceError::Unreadable { path: path.to_path_buf(), source }
+        EvidenceError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -84,7 +93,11 @@ pub struct Artifact {
 pub enum Lookup {
     Found(Artifact),
     /// Listed (in Manifest.db) but not on disk, or expected and absent.
-    Missing { logical: String, container: usize, reason: String },
+    Missing {
+        logical: String,
+        container: usize,
+        reason: String,
+    },
 }
 
 /// Where one logical file lives in each kind of container.
@@ -122,7 +135,9 @@ pub struct Evidence {
 
 impl std::fmt::Debug for Evidence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Evidence").field("containers", &self.containers).finish()
+        f.debug_struct("Evidence")
+            .field("containers", &self.containers)
+            .finish()
     }
 }
 
@@ -134,7 +149,12 @@ impl Evidence {
             .prefix("chainline-")
             .tempdir()
             .map_err(|e| EvidenceError::io(&std::env::temp_dir(), e))?;
-        let mut ev = Evidence { containers: Vec::new(), inputs: InputLog::default(), scratch, _unpacked: Vec::new() };
+        let mut ev = Evidence {
+            containers: Vec::new(),
+            inputs: InputLog::default(),
+            scratch,
+            _unpacked: Vec::new(),
+        };
         for p in paths {
             let before = ev.containers.len();
             discover::walk(&mut ev, p)?;
@@ -156,7 +176,10 @@ impl Evidence {
 
     /// The device UDID of the container an artifact came from ("" when unknown).
     pub fn device_of(&self, art: &Artifact) -> &str {
-        self.containers.get(art.container).and_then(|c| c.device.udid.as_deref()).unwrap_or("")
+        self.containers
+            .get(art.container)
+            .and_then(|c| c.device.udid.as_deref())
+            .unwrap_or("")
     }
 
     /// Looks a logical file up in every container.
@@ -221,7 +244,14 @@ impl Evidence {
                 }
                 ContainerKind::Sysdiagnose => {
                     for d in set.sysdiagnose {
-                        list_files(&c.root, &c.root.join(d), set.name, i, "sysdiagnose/", &mut out);
+                        list_files(
+                            &c.root,
+                            &c.root.join(d),
+                            set.name,
+                            i,
+                            "sysdiagnose/",
+                            &mut out,
+                        );
                     }
                 }
                 ContainerKind::CrashReports => {
@@ -252,11 +282,19 @@ impl Evidence {
     pub fn sibling(&self, container: usize, backup: (&str, &str), fs: &str) -> Option<Lookup> {
         let c = self.containers.get(container)?;
         match c.kind {
-            ContainerKind::Backup => c.manifest.as_ref()?.lookup(container, &c.root, backup.0, backup.1),
+            ContainerKind::Backup => c
+                .manifest
+                .as_ref()?
+                .lookup(container, &c.root, backup.0, backup.1),
             ContainerKind::Filesystem => {
                 let p = c.root.join(fs.trim_start_matches('/'));
                 p.is_file().then(|| {
-                    Lookup::Found(Artifact { logical: fs.trim_start_matches('/').to_string(), path: p, container, backup: None })
+                    Lookup::Found(Artifact {
+                        logical: fs.trim_start_matches('/').to_string(),
+                        path: p,
+                        container,
+                        backup: None,
+                    })
                 })
             }
             _ => None,
@@ -308,7 +346,14 @@ impl Evidence {
     }
 }
 
-fn list_files(root: &Path, dir: &Path, accept: fn(&str) -> bool, container: usize, prefix: &str, out: &mut Vec<Lookup>) {
+fn list_files(
+    root: &Path,
+    dir: &Path,
+    accept: fn(&str) -> bool,
+    container: usize,
+    prefix: &str,
+    out: &mut Vec<Lookup>,
+) {
     if !dir.is_dir() {
         return;
     }
@@ -322,7 +367,16 @@ fn list_files(root: &Path, dir: &Path, accept: fn(&str) -> bool, container: usiz
         .collect();
     found.sort();
     for p in found {
-        let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
-        out.push(Lookup::Found(Artifact { logical: format!("{prefix}{rel}"), path: p, container, backup: None }));
+        let rel = p
+            .strip_prefix(root)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .into_owned();
+        out.push(Lookup::Found(Artifact {
+            logical: format!("{prefix}{rel}"),
+            path: p,
+            container,
+            backup: None,
+        }));
     }
 }

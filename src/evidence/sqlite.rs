@@ -19,7 +19,11 @@ pub struct SqliteCopy {
 }
 
 impl SqliteCopy {
-    pub(super) fn open(ev: &Evidence, art: &Artifact, companions: &[(String, Artifact)]) -> Result<SqliteCopy, EvidenceError> {
+    pub(super) fn open(
+        ev: &Evidence,
+        art: &Artifact,
+        companions: &[(String, Artifact)],
+    ) -> Result<SqliteCopy, EvidenceError> {
         let dir = tempfile::Builder::new()
             .prefix("sqlite-")
             .tempdir_in(ev.scratch())
@@ -38,15 +42,34 @@ impl SqliteCopy {
             copy_hashed(ev, c, &dir.path().join(format!("{name}{suffix}")))?;
             had_wal |= suffix == "-wal";
         }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| EvidenceError::Sqlite {
+            path: art.path.clone(),
+            source: e,
+        })?;
         // The copy is ours, but nothing chainline does should write to it either.
         conn.execute_batch("PRAGMA query_only = 1;")
-            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
+            .map_err(|e| EvidenceError::Sqlite {
+                path: art.path.clone(),
+                source: e,
+            })?;
         // Reject files that are not SQLite at all with a clear message, early.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| EvidenceError::Sqlite { path: art.path.clone(), source: e })?;
-        Ok(SqliteCopy { conn, path, _dir: dir, had_wal })
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| EvidenceError::Sqlite {
+            path: art.path.clone(),
+            source: e,
+        })?;
+        Ok(SqliteCopy {
+            conn,
+            path,
+            _dir: dir,
+            had_wal,
+        })
     }
 
     pub fn conn(&self) -> &Connection {
@@ -66,7 +89,9 @@ impl SqliteCopy {
     /// Closes the connection and keeps the private copy for later connections
     /// (a `Connection` cannot be shared between threads; the copy can).
     pub fn keep(self) -> KeptCopy {
-        let SqliteCopy { conn, path, _dir, .. } = self;
+        let SqliteCopy {
+            conn, path, _dir, ..
+        } = self;
         drop(conn);
         KeptCopy { path, _dir }
     }
@@ -81,13 +106,18 @@ pub struct KeptCopy {
 
 impl KeptCopy {
     pub fn open(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         Ok(conn)
     }
 }
 
 pub fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
-    let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else { return Vec::new() };
+    let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else {
+        return Vec::new();
+    };
     stmt.query_map([table], |r| r.get::<_, String>(0))
         .map(|rows| rows.filter_map(Result::ok).collect())
         .unwrap_or_default()

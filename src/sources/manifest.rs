@@ -55,9 +55,15 @@ impl Source for Manifest {
             };
             let mut extra_tags: Vec<&str> = Vec::new();
             let mut note = String::new();
-            if flags == 2 && domain == "MediaDomain" && format!("{rel}/").starts_with(ATTACHMENTS_PREFIX) && rel.len() > ATTACHMENTS_PREFIX.len() {
+            if flags == 2
+                && domain == "MediaDomain"
+                && format!("{rel}/").starts_with(ATTACHMENTS_PREFIX)
+                && rel.len() > ATTACHMENTS_PREFIX.len()
+            {
                 extra_tags.push("attachment_dir");
-                let holds_file = index.entries_under("MediaDomain", &format!("{rel}/")).any(|e| e.is_file());
+                let holds_file = index
+                    .entries_under("MediaDomain", &format!("{rel}/"))
+                    .any(|e| e.is_file());
                 if holds_file {
                     note = ", holds files".into();
                 } else {
@@ -69,17 +75,30 @@ impl Source for Manifest {
                 extra_tags.push("attachment_file");
             }
             // Group the three times by value: one row per distinct instant.
-            let times = [(mb.last_modified, 'M'), (mb.last_status_change, 'C'), (mb.birth, 'B')];
-            let mut distinct: Vec<i64> = times.iter().filter_map(|(t, _)| *t).filter(|t| *t != 0).collect();
+            let times = [
+                (mb.last_modified, 'M'),
+                (mb.last_status_change, 'C'),
+                (mb.birth, 'B'),
+            ];
+            let mut distinct: Vec<i64> = times
+                .iter()
+                .filter_map(|(t, _)| *t)
+                .filter(|t| *t != 0)
+                .collect();
             distinct.sort_unstable();
             distinct.dedup();
             let target = format!("{domain}/{rel}");
             for t in distinct {
                 let has = |l: char| times.iter().any(|(v, c)| *v == Some(t) && *c == l);
-                let macb: String = [('M', has('M')), ('A', false), ('C', has('C')), ('B', has('B'))]
-                    .iter()
-                    .map(|(c, on)| if *on { *c } else { '-' })
-                    .collect();
+                let macb: String = [
+                    ('M', has('M')),
+                    ('A', false),
+                    ('C', has('C')),
+                    ('B', has('B')),
+                ]
+                .iter()
+                .map(|(c, on)| if *on { *c } else { '-' })
+                .collect();
                 let kind = if has('M') {
                     "file_modified"
                 } else if has('C') {
@@ -87,7 +106,11 @@ impl Source for Manifest {
                 } else {
                     "file_created"
                 };
-                let size = if flags == 1 { mb.size.map(|s| format!(", {s} bytes")).unwrap_or_default() } else { String::new() };
+                let size = if flags == 1 {
+                    mb.size.map(|s| format!(", {s} bytes")).unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 let ts = time::unix_seconds(t as f64);
                 if ts.is_none() {
                     p.warn(format!("Files:{file_id}: time {t} is outside the plausible range; row kept without a time"));

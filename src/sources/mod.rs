@@ -37,7 +37,13 @@ pub struct Parse<'a> {
 impl<'a> Parse<'a> {
     pub fn new(evidence: &'a Evidence, artifact: &'a Artifact) -> Self {
         let device = evidence.device_of(artifact).to_string();
-        Parse { evidence, artifact, rows: TimelineBuilder::new(device), warnings: Vec::new(), facts: Default::default() }
+        Parse {
+            evidence,
+            artifact,
+            rows: TimelineBuilder::new(device),
+            warnings: Vec::new(),
+            facts: Default::default(),
+        }
     }
 
     /// Adds a row; `artifact` defaults to the artifact being parsed.
@@ -56,7 +62,13 @@ impl<'a> Parse<'a> {
         self.rows.len()
     }
 
-    pub fn into_parts(self) -> (TimelineBuilder, Vec<String>, serde_json::Map<String, serde_json::Value>) {
+    pub fn into_parts(
+        self,
+    ) -> (
+        TimelineBuilder,
+        Vec<String>,
+        serde_json::Map<String, serde_json::Value>,
+    ) {
         (self.rows, self.warnings, self.facts)
     }
 }
@@ -111,7 +123,12 @@ pub fn value_string(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
 /// Schema-driven SQL: `SELECT <wanted columns that exist> FROM table`, with `NULL` in
 /// place of each missing column so rows can still be read by position. A missing table
 /// gives `None`; missing columns are warnings. Columns come and go across iOS versions.
-pub fn select_existing(conn: &rusqlite::Connection, table: &str, wanted: &[&str], p: &mut Parse<'_>) -> Option<String> {
+pub fn select_existing(
+    conn: &rusqlite::Connection,
+    table: &str,
+    wanted: &[&str],
+    p: &mut Parse<'_>,
+) -> Option<String> {
     let have = crate::evidence::table_columns(conn, table);
     if have.is_empty() {
         p.warn(format!("table {table} not found"));
@@ -128,7 +145,10 @@ pub fn select_existing(conn: &rusqlite::Connection, table: &str, wanted: &[&str]
         }
     }
     if !missing.is_empty() {
-        p.warn(format!("table {table} lacks columns {}", missing.join(", ")));
+        p.warn(format!(
+            "table {table} lacks columns {}",
+            missing.join(", ")
+        ));
     }
     Some(format!("SELECT {} FROM \"{table}\"", cols.join(", ")))
 }

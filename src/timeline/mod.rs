@@ -14,8 +14,18 @@ use polars::prelude::*;
 
 /// Column names, in the order they appear in timeline.parquet.
 pub const COLUMNS: [&str; 12] = [
-    "ts", "source", "kind", "actor", "target", "message", "bytes_in", "bytes_out", "artifact",
-    "record", "device", "tags",
+    "ts",
+    "source",
+    "kind",
+    "actor",
+    "target",
+    "message",
+    "bytes_in",
+    "bytes_out",
+    "artifact",
+    "record",
+    "device",
+    "tags",
 ];
 
 /// One timeline row as a source produces it. `ts` is `None` when the evidence row
@@ -37,7 +47,12 @@ pub struct Event {
 
 impl Event {
     pub fn new(source: &'static str, kind: &'static str, ts: Option<DateTime<Utc>>) -> Self {
-        Event { ts, source, kind, ..Default::default() }
+        Event {
+            ts,
+            source,
+            kind,
+            ..Default::default()
+        }
     }
     pub fn actor(mut self, v: impl Into<String>) -> Self {
         self.actor = v.into();
@@ -86,7 +101,10 @@ pub struct TimelineBuilder {
 
 impl TimelineBuilder {
     pub fn new(device: impl Into<String>) -> Self {
-        TimelineBuilder { device: device.into(), ..Default::default() }
+        TimelineBuilder {
+            device: device.into(),
+            ..Default::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -121,20 +139,23 @@ impl TimelineBuilder {
             tags.append_values_iter(t.iter().map(String::as_str));
         }
         let device = StringChunked::full("device".into(), &self.device, n);
-        DataFrame::new(n, vec![
-            ts.into_column(),
-            Column::new("source".into(), self.source),
-            Column::new("kind".into(), self.kind),
-            Column::new("actor".into(), self.actor),
-            Column::new("target".into(), self.target),
-            Column::new("message".into(), self.message),
-            Column::new("bytes_in".into(), self.bytes_in),
-            Column::new("bytes_out".into(), self.bytes_out),
-            Column::new("artifact".into(), self.artifact),
-            Column::new("record".into(), self.record),
-            device.into_column(),
-            tags.finish().into_column(),
-        ])
+        DataFrame::new(
+            n,
+            vec![
+                ts.into_column(),
+                Column::new("source".into(), self.source),
+                Column::new("kind".into(), self.kind),
+                Column::new("actor".into(), self.actor),
+                Column::new("target".into(), self.target),
+                Column::new("message".into(), self.message),
+                Column::new("bytes_in".into(), self.bytes_in),
+                Column::new("bytes_out".into(), self.bytes_out),
+                Column::new("artifact".into(), self.artifact),
+                Column::new("record".into(), self.record),
+                device.into_column(),
+                tags.finish().into_column(),
+            ],
+        )
     }
 }
 
@@ -157,13 +178,17 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     all.rechunk_mut();
     all.sort(
         ["ts", "source", "artifact", "record", "kind"],
-        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true),
+        SortMultipleOptions::default()
+            .with_nulls_last(true)
+            .with_maintain_order(true),
     )
 }
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
     let file = std::fs::File::create(path)?;
-    ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)?;
     Ok(())
 }
 

@@ -55,7 +55,10 @@ pub fn cocoa_auto_i64(v: i64) -> Option<DateTime<Utc>> {
         let us = v.div_euclid(1_000);
         from_unix_micros(us.checked_add(COCOA_EPOCH_OFFSET * 1_000_000)?)
     } else {
-        from_unix_micros(v.checked_mul(1_000_000)?.checked_add(COCOA_EPOCH_OFFSET * 1_000_000)?)
+        from_unix_micros(
+            v.checked_mul(1_000_000)?
+                .checked_add(COCOA_EPOCH_OFFSET * 1_000_000)?,
+        )
     }
 }
 
@@ -81,25 +84,37 @@ pub fn plist_date(d: &plist::Date) -> Option<DateTime<Utc>> {
 /// A naive wall-clock time with no zone (e.g. addaily written as text): taken as UTC,
 /// never the examiner's local zone.
 pub fn naive_as_utc(s: &str) -> Option<DateTime<Utc>> {
-    const FORMATS: [&str; 4] =
-        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"];
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%SZ",
+    ];
     let s = s.trim();
     let s = s.strip_suffix('Z').unwrap_or(s);
-    FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(s, f).ok()).and_then(|n| {
-        let dt = Utc.from_utc_datetime(&n);
-        from_unix_micros(dt.timestamp_micros())
-    })
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .and_then(|n| {
+            let dt = Utc.from_utc_datetime(&n);
+            from_unix_micros(dt.timestamp_micros())
+        })
 }
 
 /// A local wall-clock time with an explicit offset, as crash reports write it:
 /// `2022-09-13 12:02:03.45 +0200` → 10:02:03.45 UTC.
 pub fn with_offset(s: &str) -> Option<DateTime<Utc>> {
-    const FORMATS: [&str; 4] =
-        ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z"];
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+    ];
     let s = s.trim();
-    FORMATS.iter().find_map(|f| DateTime::<FixedOffset>::parse_from_str(s, f).ok()).and_then(|dt| {
-        from_unix_micros(dt.with_timezone(&Utc).timestamp_micros())
-    })
+    FORMATS
+        .iter()
+        .find_map(|f| DateTime::<FixedOffset>::parse_from_str(s, f).ok())
+        .and_then(|dt| from_unix_micros(dt.with_timezone(&Utc).timestamp_micros()))
 }
 
 /// RFC 3339 with microseconds and a `Z`, the one textual form chainline writes.
@@ -123,14 +138,26 @@ mod tests {
     #[test]
     fn cocoa_nanoseconds_keep_microseconds() {
         // The real MVT test backup message: 588813210539788032 ns.
-        assert_eq!(s(cocoa_auto_i64(588_813_210_539_788_032)), "2019-08-29T23:13:30.539788Z");
+        assert_eq!(
+            s(cocoa_auto_i64(588_813_210_539_788_032)),
+            "2019-08-29T23:13:30.539788Z"
+        );
     }
 
     #[test]
     fn cocoa_seconds_integer_and_real() {
-        assert_eq!(s(cocoa_auto_i64(588_813_210)), "2019-08-29T23:13:30.000000Z");
-        assert_eq!(s(cocoa_seconds(588_813_210.25)), "2019-08-29T23:13:30.250000Z");
-        assert_eq!(s(cocoa_auto_f64(588_813_210_539_788_032.0)), "2019-08-29T23:13:30.539788Z");
+        assert_eq!(
+            s(cocoa_auto_i64(588_813_210)),
+            "2019-08-29T23:13:30.000000Z"
+        );
+        assert_eq!(
+            s(cocoa_seconds(588_813_210.25)),
+            "2019-08-29T23:13:30.250000Z"
+        );
+        assert_eq!(
+            s(cocoa_auto_f64(588_813_210_539_788_032.0)),
+            "2019-08-29T23:13:30.539788Z"
+        );
     }
 
     #[test]
@@ -150,21 +177,39 @@ mod tests {
 
     #[test]
     fn unix_seconds_fractional() {
-        assert_eq!(s(unix_seconds(1_663_063_451.89)), "2022-09-13T10:04:11.890000Z");
-        assert_eq!(s(unix_seconds(1_563_090_798.0)), "2019-07-14T07:53:18.000000Z");
+        assert_eq!(
+            s(unix_seconds(1_663_063_451.89)),
+            "2022-09-13T10:04:11.890000Z"
+        );
+        assert_eq!(
+            s(unix_seconds(1_563_090_798.0)),
+            "2019-07-14T07:53:18.000000Z"
+        );
     }
 
     #[test]
     fn offsets_convert_to_utc() {
-        assert_eq!(s(with_offset("2022-09-13 12:02:03.45 +0200")), "2022-09-13T10:02:03.450000Z");
-        assert_eq!(s(with_offset("2022-09-13 05:02:03 -0500")), "2022-09-13T10:02:03.000000Z");
+        assert_eq!(
+            s(with_offset("2022-09-13 12:02:03.45 +0200")),
+            "2022-09-13T10:02:03.450000Z"
+        );
+        assert_eq!(
+            s(with_offset("2022-09-13 05:02:03 -0500")),
+            "2022-09-13T10:02:03.000000Z"
+        );
         assert_eq!(with_offset("not a date"), None);
     }
 
     #[test]
     fn naive_plist_dates_are_utc() {
-        assert_eq!(s(naive_as_utc("2022-09-13 10:04:11.5")), "2022-09-13T10:04:11.500000Z");
-        assert_eq!(s(naive_as_utc("2022-09-13T10:04:11Z")), "2022-09-13T10:04:11.000000Z");
+        assert_eq!(
+            s(naive_as_utc("2022-09-13 10:04:11.5")),
+            "2022-09-13T10:04:11.500000Z"
+        );
+        assert_eq!(
+            s(naive_as_utc("2022-09-13T10:04:11Z")),
+            "2022-09-13T10:04:11.000000Z"
+        );
     }
 
     #[test]
