@@ -25,6 +25,7 @@
 //! Only history before the trigger counts: days after it would make a persistent implant
 //! look routine.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::columns::Columns;
@@ -39,8 +40,8 @@ pub const ROUTINE_MIN_DAYS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntityKind {
-    Process,
-    Handle,
+    Process = 0,
+    Handle = 1,
 }
 
 /// How this phone's history judges an entity at a given time.
@@ -109,23 +110,31 @@ pub fn is_process_source(source: &str) -> bool {
     )
 }
 
-fn entity_of(source: &str, kind: &str, actor: &str, target: &str) -> Option<(EntityKind, String)> {
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    match source {
-        "shutdown" if kind != "shutdown_client" => None,
-        s if is_process_source(s) => {
-            nonempty(process_name(actor)).map(|a| (EntityKind::Process, a))
-        }
+fn entity_of<'a>(
+    source: &str,
+    kind: &str,
+    actor: &'a str,
+    target: &'a str,
+) -> Option<(EntityKind, Cow<'a, str>)> {
+    let key = match source {
+        "shutdown" if kind != "shutdown_client" => return None,
+        s if is_process_source(s) => (EntityKind::Process, Cow::Borrowed(process_name(actor))),
         "sms" => {
             let h = if actor == "me" || actor.is_empty() {
                 target
             } else {
                 actor
             };
-            nonempty(&h.to_lowercase()).map(|h| (EntityKind::Handle, h))
+            let h = if h.bytes().any(|b| b.is_ascii_uppercase()) || !h.is_ascii() {
+                Cow::Owned(h.to_lowercase())
+            } else {
+                Cow::Borrowed(h)
+            };
+            (EntityKind::Handle, h)
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    (!key.1.is_empty()).then_some(key)
 }
 
 /// `mailto:A@b.org` → `a@b.org`, `tel:+41…` → `+41…`.
@@ -145,7 +154,7 @@ fn is_network_row(source: &str, kind: &str) -> bool {
 
 impl Baseline {
     pub fn build(cols: &Columns) -> Self {
-        let mut ids: HashMap<(EntityKind, String), u32> = HashMap::new();
+        let mut ids: [HashMap<String, u32>; 2] = [HashMap::new(), HashMap::new()];
         let mut b = Baseline {
             entity: vec![NONE; cols.n],
             kinds: Vec::new(),
@@ -162,18 +171,22 @@ impl Baseline {
             .zip(cols.target.iter());
         for (i, (((s, k), a), t)) in rows.enumerate() {
             let (s, k) = (s.unwrap_or(""), k.unwrap_or(""));
-            let Some(key) = entity_of(s, k, a.unwrap_or(""), t.unwrap_or("")) else {
+            let Some((kind, name)) = entity_of(s, k, a.unwrap_or(""), t.unwrap_or("")) else {
                 continue;
             };
-            let kind = key.0;
-            let next = ids.len() as u32;
-            let id = *ids.entry(key).or_insert(next);
-            if id == next {
-                b.kinds.push(kind);
-                b.first.push(i64::MAX);
-                b.first_net.push(i64::MAX);
-                b.days.push(Vec::new());
-            }
+            let map = &mut ids[kind as usize];
+            let id = match map.get(name.as_ref()) {
+                Some(&id) => id,
+                None => {
+                    let id = b.kinds.len() as u32;
+                    map.insert(name.into_owned(), id);
+                    b.kinds.push(kind);
+                    b.first.push(i64::MAX);
+                    b.first_net.push(i64::MAX);
+                    b.days.push(Vec::new());
+                    id
+                }
+            };
             b.entity[i] = id;
             if let Some(ts) = cols.ts[i] {
                 let e = id as usize;
@@ -181,7 +194,9 @@ impl Baseline {
                 if is_network_row(s, k) {
                     b.first_net[e] = b.first_net[e].min(ts);
                 }
-                b.days[e].push(ts.div_euclid(DAY_US));
+                if b.days[e].last() != Some(&ts.div_euclid(DAY_US)) {
+                    b.days[e].push(ts.div_euclid(DAY_US));
+                }
             }
         }
         for d in &mut b.days {

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use super::rule::TagMatcher;
+use super::rule::{StrMatcher, TagMatcher};
 
 /// Rows that carry each tag. Tags are few and repeat a lot (`M`, `no_bundle_id`,
 /// `imessage`), so one map from tag to rows answers every tag predicate without touching
 /// the list column again.
 #[derive(Debug, Default)]
 pub(crate) struct TagIndex {
-    rows: HashMap<String, Vec<u32>>,
+    rows: PlHashMap<String, Vec<u32>>,
 }
 
 impl TagIndex {
@@ -54,46 +54,83 @@ impl TagIndex {
         self.rows.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
-    fn flags<'a>(&self, n: usize, tags: impl Iterator<Item = &'a str>) -> Vec<bool> {
-        let mut f = vec![false; n];
-        for t in tags {
-            for &r in self.rows(t) {
-                if let Some(slot) = f.get_mut(r as usize) {
-                    *slot = true;
-                }
+    /// Keeps the rows list sorted after `add`s, so membership is a binary search.
+    pub fn settle(&mut self) {
+        for v in self.rows.values_mut() {
+            if !v.windows(2).all(|w| w[0] < w[1]) {
+                v.sort_unstable();
+                v.dedup();
             }
         }
-        f
     }
 
-    /// `mask[i] &= row i's tags satisfy m`.
-    pub fn and_mask(&self, m: &TagMatcher, mask: &mut [bool]) {
-        let n = mask.len();
+    fn lists<'a>(&'a self, keep: impl Fn(&str) -> bool + 'a) -> Vec<&'a [u32]> {
+        self.rows
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(_, v)| v.as_slice())
+            .collect()
+    }
+
+    /// Keeps the (sorted) rows whose tags satisfy `m`.
+    pub fn retain(&self, m: &TagMatcher, rows: &mut Vec<u32>) {
+        let has = |lists: &[&[u32]], r: &u32| lists.iter().any(|l| l.binary_search(r).is_ok());
         for t in &m.all {
-            let f = self.flags(n, std::iter::once(t.as_str()));
-            mask.iter_mut().zip(f).for_each(|(x, y)| *x &= y);
+            let l = [self.rows(t)];
+            rows.retain(|r| has(&l, r));
         }
         if !m.any.is_empty() {
-            let f = self.flags(n, m.any.iter().map(String::as_str));
-            mask.iter_mut().zip(f).for_each(|(x, y)| *x &= y);
+            let l: Vec<&[u32]> = m.any.iter().map(|t| self.rows(t)).collect();
+            rows.retain(|r| has(&l, r));
         }
         if !m.none.is_empty() {
-            let f = self.flags(n, m.none.iter().map(String::as_str));
-            mask.iter_mut().zip(f).for_each(|(x, y)| *x &= !y);
+            let l: Vec<&[u32]> = m.none.iter().map(|t| self.rows(t)).collect();
+            rows.retain(|r| !has(&l, r));
         }
         if !m.prefix.is_empty() {
-            let keys = self
-                .rows
-                .keys()
-                .filter(|k| m.prefix.iter().any(|p| k.starts_with(p.as_str())));
-            let f = self.flags(n, keys.map(String::as_str));
-            mask.iter_mut().zip(f).for_each(|(x, y)| *x &= y);
+            let l = self.lists(|k| m.prefix.iter().any(|p| k.starts_with(p.as_str())));
+            rows.retain(|r| has(&l, r));
         }
         if let Some(re) = &m.regex {
-            let keys = self.rows.keys().filter(|k| re.is_match(k));
-            let f = self.flags(n, keys.map(String::as_str));
-            mask.iter_mut().zip(f).for_each(|(x, y)| *x &= y);
+            let l = self.lists(|k| re.is_match(k));
+            rows.retain(|r| has(&l, r));
         }
+    }
+}
+
+/// A low-cardinality string column (source, kind) as one small code per row, so a
+/// predicate is evaluated once per distinct value instead of once per row.
+pub(crate) struct Dictionary {
+    pub values: Vec<String>,
+    pub codes: Vec<u16>,
+}
+
+impl Dictionary {
+    fn build(col: &StringChunked) -> Option<Self> {
+        let mut index: PlHashMap<&str, u16> = PlHashMap::new();
+        let mut d = Dictionary {
+            values: Vec::new(),
+            codes: Vec::with_capacity(col.len()),
+        };
+        for v in col.iter() {
+            let v = v.unwrap_or("");
+            let code = match index.get(v) {
+                Some(c) => *c,
+                None => {
+                    let c = u16::try_from(d.values.len()).ok()?;
+                    index.insert(v, c);
+                    d.values.push(v.to_string());
+                    c
+                }
+            };
+            d.codes.push(code);
+        }
+        Some(d)
+    }
+
+    pub fn retain(&self, m: &StrMatcher, rows: &mut Vec<u32>) {
+        let ok: Vec<bool> = self.values.iter().map(|v| m.matches(v)).collect();
+        rows.retain(|&r| self.codes.get(r as usize).is_some_and(|&c| ok[c as usize]));
     }
 }
 
@@ -112,6 +149,11 @@ pub(crate) struct Columns<'a> {
     pub bytes_out: &'a Int64Chunked,
     row_tags: &'a ListChunked,
     pub tags: TagIndex,
+    /// `source` and `kind` dictionary-encoded (None if a column had > 65 535 values).
+    pub source_dict: Option<Dictionary>,
+    pub kind_dict: Option<Dictionary>,
+    /// Position in `order` of each row, `u32::MAX` for rows without a time.
+    pub pos_of: Vec<u32>,
     /// Rows that have a time, in time order (ties in row order).
     pub order: Vec<u32>,
     /// `ts` of `order[p]`.
@@ -131,11 +173,19 @@ impl<'a> Columns<'a> {
             order.sort_by_key(key);
         }
         let times = order.iter().map(key).collect();
+        let mut pos_of = vec![u32::MAX; n];
+        for (p, &r) in order.iter().enumerate() {
+            pos_of[r as usize] = p as u32;
+        }
         let tags_col = df.column("tags")?.list()?;
+        let (source, kind) = (df.column("source")?.str()?, df.column("kind")?.str()?);
         Ok(Columns {
+            source_dict: Dictionary::build(source),
+            kind_dict: Dictionary::build(kind),
+            pos_of,
             n,
-            source: df.column("source")?.str()?,
-            kind: df.column("kind")?.str()?,
+            source,
+            kind,
             actor: df.column("actor")?.str()?,
             target: df.column("target")?.str()?,
             message: df.column("message")?.str()?,
@@ -206,12 +256,33 @@ pub(crate) fn add_tags(df: &mut DataFrame, extra: &HashMap<u32, Vec<String>>) ->
     }
     let n = df.height();
     let old = df.column("tags")?.list()?.clone();
+    // The exploded (row, tag) pairs come in row order: one forward pass rebuilds the lists.
+    let pairs = DataFrame::new(n, vec![old.into_column()])?
+        .with_row_index("row".into(), None)?
+        .explode(
+            ["tags"],
+            ExplodeOptions {
+                empty_as_null: true,
+                keep_nulls: true,
+            },
+        )?;
+    let rows = pairs.column("row")?.idx()?;
+    let tags = pairs.column("tags")?.str()?;
+    let mut it = rows.iter().zip(tags.iter()).peekable();
     let mut b = ListStringChunkedBuilder::new("tags".into(), n, n * 2);
-    for (i, s) in old.amortized_iter().enumerate() {
-        let mut row: Vec<&str> = Vec::new();
-        let own = s.as_ref().map(|s| s.as_ref().str().cloned()).transpose()?;
-        if let Some(ca) = &own {
-            row.extend(ca.iter().flatten());
+    let mut row: Vec<&str> = Vec::new();
+    for i in 0..n {
+        row.clear();
+        while let Some((r, t)) = it.peek() {
+            if r.is_some_and(|r| r as usize > i) {
+                break;
+            }
+            if let (Some(r), Some(t)) = (r, t) {
+                if *r as usize == i {
+                    row.push(t);
+                }
+            }
+            it.next();
         }
         if let Some(add) = extra.get(&(i as u32)) {
             for t in add {
@@ -220,7 +291,7 @@ pub(crate) fn add_tags(df: &mut DataFrame, extra: &HashMap<u32, Vec<String>>) ->
                 }
             }
         }
-        b.append_values_iter(row.into_iter());
+        b.append_values_iter(row.iter().copied());
     }
     df.with_column(b.finish().into_column())?;
     Ok(())

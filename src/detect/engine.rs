@@ -1,8 +1,9 @@
 //! Rule evaluation in columns.
 //!
-//! 1. Each selector becomes a boolean mask over the timeline rows, one vectorised pass per
-//!    predicate over the column (tag predicates go through the tag index).
-//! 2. The masks become sorted lists of positions in time order; a two-pointer sweep over
+//! 1. Each selector becomes a selection (the sorted rows it matches): one sequential pass
+//!    over the first column tested, `source`/`kind` through their dictionaries (one test
+//!    per distinct value), tags through the tag index, later tests only on the rows left.
+//! 2. The selections become sorted lists of positions in time order; a two-pointer sweep over
 //!    the trigger list and each follow-up list finds the follow-ups inside each trigger's
 //!    window. Both pointers only move forward, so the work is the lists' length plus the
 //!    rows actually inside windows — never every pair.
@@ -14,7 +15,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use polars::prelude::StringChunked;
 
 use super::baseline::{Baseline, Rarity};
-use super::columns::Columns;
+use super::columns::{Columns, Dictionary};
 use super::findings::{Role, Severity};
 use super::rule::{Pred, Rule, Selector, StrMatcher};
 
@@ -64,71 +65,90 @@ impl<'r> Chain<'r> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Masks.
+// Selections.
 
-fn and_str(m: &StrMatcher, col: &StringChunked, mask: &mut [bool]) {
-    for (slot, v) in mask.iter_mut().zip(col.iter()) {
-        if *slot {
-            *slot = m.matches(v.unwrap_or(""));
-        }
+fn retain_str(m: &StrMatcher, col: &StringChunked, rows: &mut Vec<u32>) {
+    if rows.len() == col.len() {
+        // Every row still in: one sequential pass over the column.
+        let mut keep = col.iter().map(|v| m.matches(v.unwrap_or("")));
+        rows.retain(|_| keep.next().unwrap_or(false));
+    } else {
+        rows.retain(|&r| m.matches(col.get(r as usize).unwrap_or("")));
     }
 }
 
-fn and_pred(p: &Pred, cols: &Columns, mask: &mut [bool]) {
-    // Cheap, selective columns first: later passes skip rows already false.
+fn retain_dict(
+    m: &StrMatcher,
+    dict: Option<&Dictionary>,
+    col: &StringChunked,
+    rows: &mut Vec<u32>,
+) {
+    match dict {
+        Some(d) => d.retain(m, rows),
+        None => retain_str(m, col, rows),
+    }
+}
+
+/// Narrows a sorted row selection to the rows the predicate holds for. Cheap, selective
+/// columns go first (`source` and `kind` through their dictionaries), so later tests see
+/// only the rows still in.
+fn filter(p: &Pred, cols: &Columns, mut rows: Vec<u32>) -> Vec<u32> {
+    if let Some(m) = &p.source {
+        retain_dict(m, cols.source_dict.as_ref(), cols.source, &mut rows);
+    }
+    if let Some(m) = &p.kind {
+        retain_dict(m, cols.kind_dict.as_ref(), cols.kind, &mut rows);
+    }
+    if let Some(t) = &p.tags {
+        cols.tags.retain(t, &mut rows);
+    }
     for (m, col) in [
-        (&p.source, cols.source),
-        (&p.kind, cols.kind),
         (&p.actor, cols.actor),
         (&p.target, cols.target),
         (&p.message, cols.message),
     ] {
         if let Some(m) = m {
-            and_str(m, col, mask);
+            retain_str(m, col, &mut rows);
         }
-    }
-    if let Some(t) = &p.tags {
-        cols.tags.and_mask(t, mask);
     }
     if let Some(min) = p.min_bytes {
-        let bytes = cols.bytes_in.iter().zip(cols.bytes_out.iter());
-        for (slot, (i, o)) in mask.iter_mut().zip(bytes) {
-            if *slot {
-                *slot = i.unwrap_or(0).saturating_add(o.unwrap_or(0)) >= min;
-            }
-        }
+        rows.retain(|&r| {
+            let (i, o) = cols.bytes(r);
+            i.unwrap_or(0).saturating_add(o.unwrap_or(0)) >= min
+        });
     }
     if !p.any.is_empty() {
-        let mut union = vec![false; mask.len()];
-        for sub in &p.any {
-            let mut m = mask.to_vec();
-            and_pred(sub, cols, &mut m);
-            union.iter_mut().zip(m).for_each(|(u, x)| *u |= x);
-        }
-        mask.iter_mut().zip(union).for_each(|(x, u)| *x &= u);
+        let mut union: Vec<u32> = p
+            .any
+            .iter()
+            .flat_map(|sub| filter(sub, cols, rows.clone()))
+            .collect();
+        union.sort_unstable();
+        union.dedup();
+        rows = union;
     }
     if let Some(not) = &p.not {
-        let mut m = mask.to_vec();
-        and_pred(not, cols, &mut m);
-        mask.iter_mut().zip(m).for_each(|(x, n)| *x &= !n);
+        let excluded = filter(not, cols, rows.clone());
+        rows.retain(|r| excluded.binary_search(r).is_err());
     }
+    rows
 }
 
-/// The rows a predicate selects.
-pub(crate) fn mask(p: &Pred, cols: &Columns) -> Vec<bool> {
-    let mut m = vec![true; cols.n];
-    and_pred(p, cols, &mut m);
-    m
+/// The rows a predicate selects, in row order.
+pub(crate) fn select(p: &Pred, cols: &Columns) -> Vec<u32> {
+    filter(p, cols, (0..cols.n as u32).collect())
 }
 
-/// Positions (indices into `cols.order`) whose row the mask selects.
-fn positions(mask: &[bool], cols: &Columns) -> Vec<usize> {
-    cols.order
+/// Positions (indices into `cols.order`) of the selected rows that have a time, sorted.
+fn positions(rows: &[u32], cols: &Columns) -> Vec<usize> {
+    let mut p: Vec<usize> = rows
         .iter()
-        .enumerate()
-        .filter(|(_, &r)| mask[r as usize])
-        .map(|(p, _)| p)
-        .collect()
+        .map(|&r| cols.pos_of[r as usize])
+        .filter(|&p| p != u32::MAX)
+        .map(|p| p as usize)
+        .collect();
+    p.sort_unstable();
+    p
 }
 
 // ---------------------------------------------------------------------------------------
@@ -209,34 +229,53 @@ impl Building {
 pub(crate) fn evaluate<'r>(rule: &'r Rule, cols: &Columns, base: &Baseline) -> Vec<Chain<'r>> {
     let times = &cols.times;
     let order = &cols.order;
-    let tmasks: Vec<Vec<bool>> = rule.triggers.iter().map(|s| mask(&s.pred, cols)).collect();
+    let tsel: Vec<Vec<u32>> = rule
+        .triggers
+        .iter()
+        .map(|s| select(&s.pred, cols))
+        .collect();
 
-    // One trigger selector per row: the heaviest that matches.
-    let pick = |row: u32, at: Option<i64>| -> Option<usize> {
+    // One trigger selector per row: the heaviest that matches (and passes its baseline test).
+    let pick = |cands: &[(u32, usize)], at: Option<i64>| -> Option<usize> {
         let mut best: Option<usize> = None;
-        for (i, s) in rule.triggers.iter().enumerate() {
-            let ok = tmasks[i][row as usize] && at.is_none_or(|t| passes_baseline(s, row, t, base));
+        for &(row, i) in cands {
+            let s = &rule.triggers[i];
+            let ok = at.is_none_or(|t| passes_baseline(s, row, t, base));
             if ok && best.is_none_or(|b| s.weight > rule.triggers[b].weight) {
                 best = Some(i);
             }
         }
         best
     };
-    let triggers: Vec<(usize, usize)> = order
-        .iter()
-        .enumerate()
-        .filter_map(|(p, &row)| pick(row, Some(times[p])).map(|i| (p, i)))
-        .collect();
+    let mut tpos: Vec<(usize, u32, usize)> = Vec::new();
+    let mut untimed: Vec<(u32, usize)> = Vec::new();
+    for (i, rows) in tsel.iter().enumerate() {
+        for &r in rows {
+            match cols.pos_of[r as usize] {
+                u32::MAX => untimed.push((r, i)),
+                p => tpos.push((p as usize, r, i)),
+            }
+        }
+    }
+    tpos.sort_unstable();
+    let mut triggers: Vec<(usize, usize)> = Vec::new();
+    for group in tpos.chunk_by(|a, b| a.0 == b.0) {
+        let p = group[0].0;
+        let cands: Vec<(u32, usize)> = group.iter().map(|&(_, r, i)| (r, i)).collect();
+        if let Some(i) = pick(&cands, Some(times[p])) {
+            triggers.push((p, i));
+        }
+    }
 
     let fpos: Vec<Vec<usize>> = rule
         .follow_ups
         .iter()
-        .map(|s| positions(&mask(&s.pred, cols), cols))
+        .map(|s| positions(&select(&s.pred, cols), cols))
         .collect();
     let vpos: Vec<Vec<usize>> = rule
         .vetoes
         .iter()
-        .map(|s| positions(&mask(&s.pred, cols), cols))
+        .map(|s| positions(&select(&s.pred, cols), cols))
         .collect();
     let mut fcur = vec![Cursor::default(); fpos.len()];
     let mut vcur = vec![Cursor::default(); vpos.len()];
@@ -357,20 +396,26 @@ pub(crate) fn evaluate<'r>(rule: &'r Rule, cols: &Columns, base: &Baseline) -> V
 
     // A single-event rule also reports matching rows the evidence gave no time, together.
     if rule.single_event() {
-        let untimed: Vec<ChainRow> = (0..cols.n as u32)
-            .filter(|&r| cols.ts(r).is_none())
-            .filter_map(|r| pick(r, None).map(|i| (r, i)))
-            .enumerate()
-            .map(|(n, (row, i))| ChainRow {
-                row,
-                ts: None,
-                role: if n == 0 { Role::Trigger } else { Role::Context },
-                sel: SelRef::Trigger(i),
-                rarity: Rarity::Unknown,
-            })
-            .collect();
-        if !untimed.is_empty() {
-            chains.push(finish(rule, untimed, None, 0));
+        untimed.sort_unstable();
+        let mut rows: Vec<ChainRow> = Vec::new();
+        for group in untimed.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(i) = pick(group, None) {
+                let role = if rows.is_empty() {
+                    Role::Trigger
+                } else {
+                    Role::Context
+                };
+                rows.push(ChainRow {
+                    row: group[0].0,
+                    ts: None,
+                    role,
+                    sel: SelRef::Trigger(i),
+                    rarity: Rarity::Unknown,
+                });
+            }
+        }
+        if !rows.is_empty() {
+            chains.push(finish(rule, rows, None, 0));
         }
     }
     chains

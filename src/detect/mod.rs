@@ -105,6 +105,7 @@ pub fn run(timeline: &mut DataFrame, opts: &DetectOptions) -> anyhow::Result<Det
             }
             by_row.entry(h.row).or_default().push(ind);
         }
+        cols.tags.settle();
         let base = baseline::Baseline::build(&cols);
         let mut out: Vec<(Finding, Vec<u32>)> = Vec::new();
         for r in &opts.rules {

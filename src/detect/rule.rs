@@ -474,9 +474,11 @@ impl TryFrom<toml::Value> for TagSpec {
                                 .ok_or_else(|| "tags.regex: expected a string".to_string())?;
                             m.regex = Some(compile_regex(p, false)?);
                         }
-                        other => return Err(format!(
+                        other => {
+                            return Err(format!(
                             "unknown tag test `{other}` (expected all, any, none, prefix, regex)"
-                        )),
+                        ))
+                        }
                     }
                 }
             }

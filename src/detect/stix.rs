@@ -17,6 +17,7 @@
 //! - configuration profile and app ids: `actor`/`target` equal to the id;
 //! - hashes: `sha256:`/`sha1:`/`md5:` row tags and the SHA-256 of every evidence file read.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ impl IocKind {
                 .to_lowercase(),
             IocKind::Email => identity(v),
             IocKind::Url => normalise_url(v),
-            IocKind::FilePath => normalise_path(v),
+            IocKind::FilePath => normalise_path(v).into_owned(),
             IocKind::Profile
             | IocKind::App
             | IocKind::Sha256
@@ -143,10 +144,11 @@ pub struct IocHit {
 pub struct IocSet {
     pub indicators: Vec<Indicator>,
     pub files: Vec<IocFileReport>,
-    index: HashMap<(IocKind, String), Vec<usize>>,
+    index: HashMap<IocKind, HashMap<String, Vec<usize>>>,
     /// First 16 characters of process names longer than 16.
     truncated: HashMap<String, Vec<usize>>,
-    has: BTreeSet<IocKind>,
+    /// Which kinds the set holds, by `IocKind as usize`.
+    kinds: [bool; 12],
 }
 
 fn normalise_url(v: &str) -> String {
@@ -167,12 +169,21 @@ fn normalise_url(v: &str) -> String {
 }
 
 /// `/var/x`, `private/var/x/` and `/private/var/x` are one path: `private/var/x`.
-fn normalise_path(v: &str) -> String {
+fn normalise_path(v: &str) -> Cow<'_, str> {
     let v = v.trim().trim_start_matches('/').trim_end_matches('/');
     if v.starts_with("var/") || v == "var" {
-        format!("private/{v}")
+        Cow::Owned(format!("private/{v}"))
     } else {
-        v.to_string()
+        Cow::Borrowed(v)
+    }
+}
+
+/// Lower case, allocating only when there is something to change.
+fn lower(v: &str) -> Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_uppercase()) || !v.is_ascii() {
+        Cow::Owned(v.to_lowercase())
+    } else {
+        Cow::Borrowed(v)
     }
 }
 
@@ -404,16 +415,25 @@ impl IocSet {
     fn reindex(&mut self) {
         self.index.clear();
         self.truncated.clear();
-        self.has.clear();
+        self.kinds = [false; 12];
         for (i, ind) in self.indicators.iter().enumerate() {
             let v = ind.kind.normalise(&ind.value);
             if ind.kind == IocKind::Process && v.chars().count() > PROCESS_TRUNCATION {
                 let t: String = v.chars().take(PROCESS_TRUNCATION).collect();
                 self.truncated.entry(t).or_default().push(i);
             }
-            self.index.entry((ind.kind, v)).or_default().push(i);
-            self.has.insert(ind.kind);
+            self.index
+                .entry(ind.kind)
+                .or_default()
+                .entry(v)
+                .or_default()
+                .push(i);
+            self.kinds[ind.kind as usize] = true;
         }
+    }
+
+    fn has(&self, k: IocKind) -> bool {
+        self.kinds[k as usize]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -427,7 +447,7 @@ impl IocSet {
     }
 
     fn lookup(&self, kind: IocKind, v: &str, out: &mut Vec<usize>) {
-        if let Some(ids) = self.index.get(&(kind, v.to_string())) {
+        if let Some(ids) = self.index.get(&kind).and_then(|m| m.get(v)) {
             out.extend(ids);
         }
     }
@@ -437,10 +457,10 @@ impl IocSet {
         if host.is_empty() {
             return;
         }
-        if self.has.contains(&IocKind::Ipv4) {
+        if self.has(IocKind::Ipv4) {
             self.lookup(IocKind::Ipv4, &host, out);
         }
-        if !self.has.contains(&IocKind::Domain) {
+        if !self.has(IocKind::Domain) {
             return;
         }
         // The host, then each parent down to the registrable domain.
@@ -459,7 +479,7 @@ impl IocSet {
     }
 
     fn process(&self, name: &str, out: &mut Vec<usize>) {
-        if name.is_empty() || !self.has.contains(&IocKind::Process) {
+        if name.is_empty() || !self.has(IocKind::Process) {
             return;
         }
         self.lookup(IocKind::Process, name, out);
@@ -491,14 +511,11 @@ impl IocSet {
         if self.is_empty() {
             return hits;
         }
-        let wants_url = self.has.contains(&IocKind::Domain)
-            || self.has.contains(&IocKind::Url)
-            || self.has.contains(&IocKind::Ipv4);
-        let wants_ids = self.has.contains(&IocKind::Profile)
-            || self.has.contains(&IocKind::App)
-            || self.has.contains(&IocKind::Ipv4);
-        let wants_files =
-            self.has.contains(&IocKind::FileName) || self.has.contains(&IocKind::FilePath);
+        let wants_url =
+            self.has(IocKind::Domain) || self.has(IocKind::Url) || self.has(IocKind::Ipv4);
+        let wants_ids =
+            self.has(IocKind::Profile) || self.has(IocKind::App) || self.has(IocKind::Ipv4);
+        let wants_files = self.has(IocKind::FileName) || self.has(IocKind::FilePath);
         let mut found = Vec::new();
         let rows = cols
             .source
@@ -519,7 +536,7 @@ impl IocSet {
                 for text in [t, m] {
                     if text.contains("://") {
                         for url in urls(text) {
-                            if self.has.contains(&IocKind::Url) {
+                            if self.has(IocKind::Url) {
                                 let n = normalise_url(url);
                                 self.lookup(IocKind::Url, &n, &mut found);
                                 if let Some(base) = n.split(['?', '#']).next().filter(|b| *b != n) {
@@ -543,7 +560,7 @@ impl IocSet {
                     self.process(process_name(t), &mut found);
                 }
             }
-            if self.has.contains(&IocKind::Email) {
+            if self.has(IocKind::Email) {
                 let candidates: &[&str] = if s == "sms" || s == "idstatus" {
                     &[a, t]
                 } else {
@@ -564,7 +581,7 @@ impl IocSet {
                         self.path(v, &mut found);
                     }
                 }
-                if self.has.contains(&IocKind::FileName) {
+                if self.has(IocKind::FileName) {
                     let named = match s {
                         "manifest" | "sms" | "crash" => Some(t),
                         "shutdown" => Some(a),
@@ -580,13 +597,19 @@ impl IocSet {
             }
             if wants_ids {
                 for v in [a, t] {
-                    if !v.is_empty() {
-                        let l = v.to_lowercase();
-                        for k in [IocKind::Profile, IocKind::App, IocKind::Ipv4] {
-                            if self.has.contains(&k) {
-                                self.lookup(k, &l, &mut found);
-                            }
-                        }
+                    // Only values shaped like the indicator can match: a profile id is a
+                    // UUID, an app id a dotted bundle id, an address four numbers.
+                    if self.has(IocKind::Profile) && v.len() == 36 {
+                        self.lookup(IocKind::Profile, &lower(v), &mut found);
+                    }
+                    if self.has(IocKind::App) && v.contains('.') && !v.contains(['/', ' ']) {
+                        self.lookup(IocKind::App, &lower(v), &mut found);
+                    }
+                    if self.has(IocKind::Ipv4)
+                        && !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    {
+                        self.lookup(IocKind::Ipv4, v, &mut found);
                     }
                 }
             }
@@ -609,7 +632,7 @@ impl IocSet {
             ("sha1:", IocKind::Sha1),
             ("md5:", IocKind::Md5),
         ];
-        if !kinds.iter().any(|(_, k)| self.has.contains(k)) {
+        if !kinds.iter().any(|(_, k)| self.has(*k)) {
             return;
         }
         let mut found = Vec::new();
