@@ -31,7 +31,14 @@ fn bad_rule_file_stops_the_run_with_one_line_naming_it() {
         iocs: vec![],
     };
     let err = analyze::run(&opts).err().unwrap().to_string();
-    assert_eq!(err, format!("rule file {}: line 6: unknown field `actr`, expected one of `name`, `text`, `noun`, `class`, `weight`, `within_s`, `before_s`, `new`, `never_networked`, `rarity`, `source`, `kind`, `actor`, `target`, `message`, `tags`, `min_bytes`, `any`, `not`", rules.display()));
+    assert!(
+        err.starts_with(&format!(
+            "rule file {}: line 6: unknown field `actr`, expected one of",
+            rules.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
     assert!(!out.exists(), "nothing is written before the rules load");
 
     // The binary prints it as one line and exits 2.

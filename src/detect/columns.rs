@@ -31,7 +31,7 @@ impl TagIndex {
         let mut out = TagIndex::default();
         for (r, t) in row.iter().zip(tag.iter()) {
             if let (Some(r), Some(t)) = (r, t) {
-                out.add(t, r as u32);
+                out.add(t, r);
             }
         }
         Ok(out)

@@ -432,16 +432,19 @@ fn finish<'r>(
         SelRef::Trigger(i) => &rule.triggers[i],
         SelRef::FollowUp(i) => &rule.follow_ups[i],
     };
-    // Each selector counts once, at its strongest row.
-    let mut best: HashMap<SelRef, f64> = HashMap::new();
+    // Each selector (or pool of selectors, `counts_as`) counts once, at its strongest row.
+    let mut best: HashMap<&str, f64> = HashMap::new();
+    let mut classes: BTreeSet<String> = BTreeSet::new();
     for r in &rows {
         let s = sel(r.sel);
         let w = s.weight * r.rarity.factor();
-        let e = best.entry(r.sel).or_insert(w);
+        let e = best
+            .entry(s.counts_as.as_deref().unwrap_or(&s.name))
+            .or_insert(w);
         *e = e.max(w);
+        classes.insert(s.class.clone());
     }
     let score = (best.values().sum::<f64>() * 100.0).round() / 100.0;
-    let classes: BTreeSet<String> = best.keys().map(|s| sel(*s).class.clone()).collect();
     let start = rows.iter().filter_map(|r| r.ts).min();
     let end = rows.iter().filter_map(|r| r.ts).max();
     Chain {

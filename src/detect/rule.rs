@@ -169,6 +169,9 @@ pub struct Selector {
     pub never_networked: bool,
     /// Whether this phone's history scales the weight (rare ×1.5, routine ×0.5).
     pub rarity: bool,
+    /// Scores together with this other selector (one weight for both, the larger): the
+    /// same kind of evidence seen as trigger and as follow-up counts once.
+    pub counts_as: Option<String>,
     pub pred: Pred,
 }
 
@@ -335,6 +338,7 @@ struct SelectorSpec {
     new: Option<bool>,
     never_networked: Option<bool>,
     rarity: Option<bool>,
+    counts_as: Option<String>,
     source: Option<StrSpec>,
     kind: Option<StrSpec>,
     actor: Option<StrSpec>,
@@ -574,6 +578,7 @@ fn nested(s: SelectorSpec, at: &str) -> Result<Pred, String> {
         ("new", s.new.is_some()),
         ("never_networked", s.never_networked.is_some()),
         ("rarity", s.rarity.is_some()),
+        ("counts_as", s.counts_as.is_some()),
     ];
     if let Some((k, _)) = meta.iter().find(|(_, set)| *set) {
         return Err(format!(
@@ -611,8 +616,10 @@ fn selector(s: SelectorSpec, role: &str, i: usize, needs_class: bool) -> Result<
     if within_s == Some(0) {
         return Err(format!("{at}: within_s must be > 0"));
     }
+    let counts_as = s.counts_as.clone();
     let pred = pred_from(s, &at)?;
     Ok(Selector {
+        counts_as,
         name,
         text,
         noun,
@@ -674,6 +681,16 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, String> {
     for s in triggers.iter().chain(&follow_ups).chain(&vetoes) {
         if !names.insert(s.name.as_str()) {
             return Err(at(format!("two selectors are named `{}`", s.name)));
+        }
+    }
+    for s in triggers.iter().chain(&follow_ups) {
+        if let Some(other) = &s.counts_as {
+            if other == &s.name || !triggers.iter().chain(&follow_ups).any(|x| &x.name == other) {
+                return Err(at(format!(
+                    "`{}` counts_as `{other}`, which is no other trigger or follow_up",
+                    s.name
+                )));
+            }
         }
     }
     for g in &spec.require {
@@ -951,6 +968,10 @@ actor = "BackupAgent"
                     "severity = \"high\"\nrequire = [['nope']]",
                 ),
                 "require names `nope`",
+            ),
+            (
+                MINIMAL.replace("class = \"net\"", "class = \"net\"\ncounts_as = \"other\""),
+                "counts_as `other`",
             ),
         ];
         for (text, want) in cases {

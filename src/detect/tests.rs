@@ -403,6 +403,8 @@ fn overlapping_windows_merge_into_one_chain() {
     assert_eq!(f.len(), 1, "{:#?}", d.findings);
     assert_eq!(f[0].events.len(), 5);
     assert_eq!(f[0].end, crate::timeline::time::rfc3339(&at(420)));
+    // Three emptied directories are one kind of evidence (counts_as): 3 + 1.5.
+    assert_eq!(f[0].score, 4.5);
 }
 
 #[test]
