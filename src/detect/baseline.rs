@@ -11,8 +11,8 @@
 //!
 //! Why these weights (the same for every rule; a rule can switch them off per selector
 //! with `rarity = false`):
-//! - first appearance ×1.5 (only when the phone has history from an earlier day, else
-//!   everything would be "new"): Amnesty's method leans on processes that appear for the first
+//! - first appearance, or a process's first network use, ×1.5 (only when the phone has
+//!   history from an earlier day, else everything would be "new"): Amnesty's method leans on processes that appear for the first
 //!   time right after an iMessage lookup, and Kaspersky's BackupAgent trace is a binary
 //!   that had never networked; "never seen here before" is the published signal, so it
 //!   adds half again;
@@ -51,6 +51,10 @@ pub enum Rarity {
     New {
         since: i64,
     },
+    /// A network row of a process seen before but never on the network before.
+    FirstNetwork {
+        since: i64,
+    },
     /// Seen on `days` of the phone's `of` earlier days.
     Occasional {
         days: usize,
@@ -67,7 +71,7 @@ pub enum Rarity {
 impl Rarity {
     pub fn factor(self) -> f64 {
         match self {
-            Rarity::New { .. } => NEW_FACTOR,
+            Rarity::New { .. } | Rarity::FirstNetwork { .. } => NEW_FACTOR,
             Rarity::Routine { .. } => ROUTINE_FACTOR,
             Rarity::Occasional { .. } | Rarity::Unknown => 1.0,
         }
@@ -76,6 +80,8 @@ impl Rarity {
 
 pub(crate) struct Baseline {
     entity: Vec<u32>,
+    /// Rows that record network use.
+    network: Vec<bool>,
     kinds: Vec<EntityKind>,
     first: Vec<i64>,
     first_net: Vec<i64>,
@@ -157,6 +163,7 @@ impl Baseline {
         let mut ids: [HashMap<String, u32>; 2] = [HashMap::new(), HashMap::new()];
         let mut b = Baseline {
             entity: vec![NONE; cols.n],
+            network: vec![false; cols.n],
             kinds: Vec::new(),
             first: Vec::new(),
             first_net: Vec::new(),
@@ -188,10 +195,11 @@ impl Baseline {
                 }
             };
             b.entity[i] = id;
+            b.network[i] = is_network_row(s, k);
             if let Some(ts) = cols.ts[i] {
                 let e = id as usize;
                 b.first[e] = b.first[e].min(ts);
-                if is_network_row(s, k) {
+                if b.network[i] {
                     b.first_net[e] = b.first_net[e].min(ts);
                 }
                 if b.days[e].last() != Some(&ts.div_euclid(DAY_US)) {
@@ -240,10 +248,14 @@ impl Baseline {
             // No earlier day to compare with: neither new nor routine means anything.
             return Rarity::Unknown;
         }
+        let since = self.all_days.first().map_or(at, |d| d * DAY_US);
         if self.first[e] >= at {
-            return Rarity::New {
-                since: self.all_days.first().map_or(at, |d| d * DAY_US),
-            };
+            return Rarity::New { since };
+        }
+        // A process that ran before but had never networked: as telling as a new one
+        // (BackupAgent on a clean phone), and it outranks being routine.
+        if self.network.get(row as usize).copied().unwrap_or(false) && self.first_net[e] >= at {
+            return Rarity::FirstNetwork { since };
         }
         let days = self.days[e].partition_point(|&d| d < day);
         if days >= ROUTINE_MIN_DAYS && days * 2 >= of {

@@ -166,6 +166,10 @@ fn rarity_note(r: Rarity, kind: Option<EntityKind>) -> Option<String> {
             "a sender with no earlier conversation on this phone (history from {}), weight ×{NEW_FACTOR}",
             day(since)
         )),
+        (Rarity::FirstNetwork { since }, _) => Some(format!(
+            "its first network use on this phone (history from {}), weight ×{NEW_FACTOR}",
+            day(since)
+        )),
         (Rarity::New { since }, _) => {
             Some(format!("its first appearance on this phone (history from {}), weight ×{NEW_FACTOR}", day(since)))
         }

@@ -445,6 +445,33 @@ fn routine_follow_up_weighs_less_and_says_so() {
     );
 }
 
+#[test]
+fn first_network_use_outranks_routine() {
+    // WebContent crashed on ten earlier days (routine) but never used the network before.
+    let mut ev: Vec<Event> = (1..=10)
+        .map(|d| crash(-d * 86_400, "com.apple.WebKit.WebContent"))
+        .collect();
+    ev.push(attachment_dir(0, "Library/SMS/Attachments/0c/12", true));
+    ev.push(usage(
+        60,
+        "com.apple.WebKit.WebContent",
+        "com.apple.WebKit.WebContent",
+        52_000,
+        3_000,
+        1,
+    ));
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].score, 5.25);
+    assert!(
+        f[0].explanation
+            .contains("its first network use on this phone (history from 2022-09-03), weight ×1.5"),
+        "{}",
+        f[0].explanation
+    );
+}
+
 // --- FORCEDENTRY ---------------------------------------------------------------------------
 
 const GIF: &str = "~/Library/SMS/Attachments/4d/13/5C8E/ABCDEFGHIJ.gif";
