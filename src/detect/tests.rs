@@ -446,6 +446,28 @@ fn routine_follow_up_weighs_less_and_says_so() {
 }
 
 #[test]
+fn published_timeline_stays_critical_where_downloads_are_routine() {
+    let mut ev: Vec<Event> = (1..=10)
+        .map(|d| {
+            usage(
+                -d * 86_400,
+                "IMTransferAgent",
+                "com.apple.datausage.messages",
+                1,
+                1,
+                100 + d as u32,
+            )
+        })
+        .collect();
+    ev.extend(published_triangulation());
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].score, f[0].severity), (9.5, Severity::Critical));
+    assert!(f[0].explanation.contains("(DataUsage.sqlite ZLIVEUSAGE:11) — routine on this phone (the process ran on 10 of its 10 earlier days), weight ×0.5; 43 s later"), "{}", f[0].explanation);
+}
+
+#[test]
 fn first_network_use_outranks_routine() {
     // WebContent crashed on ten earlier days (routine) but never used the network before.
     let mut ev: Vec<Event> = (1..=10)
