@@ -9,6 +9,7 @@
 
 pub mod analyze;
 pub mod annotations;
+pub mod detect;
 pub mod evidence;
 pub mod export;
 pub mod query;

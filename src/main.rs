@@ -22,7 +22,8 @@ enum Command {
     /// Build the timeline of one phone's evidence, detect chains, write the report.
     #[command(
         after_help = "Example:\n  chainline analyze ~/cases/alice/backup ~/cases/alice/sysdiagnose_2023.tar.gz -o out/alice\n\n\
-Writes OUT/timeline.parquet, OUT/findings.json, OUT/report.html and OUT/run.json.\n\
+Writes OUT/timeline.parquet, OUT/findings.json (+ findings.parquet, finding_events.parquet),\n\
+OUT/report.html and OUT/run.json.\n\
 Evidence is only read: SQLite files are copied to a private temp folder before opening."
     )]
     Analyze {
@@ -33,6 +34,13 @@ Evidence is only read: SQLite files are copied to a private temp folder before o
         /// Output folder (created if needed; must lie outside the evidence).
         #[arg(short, long)]
         out: PathBuf,
+        /// Extra chain rules (TOML, see docs/DETECTIONS.md); a rule with the id of a
+        /// built-in rule replaces it. Repeatable.
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+        /// STIX 2 indicator bundles, or folders of them (*.stix2, *.json). Repeatable.
+        #[arg(long = "iocs", value_name = "FILE|DIR")]
+        iocs: Vec<PathBuf>,
     },
     /// Run one SQL query over a finished analysis.
     #[command(after_help = "Tables: timeline (timeline.parquet, your tags merged into `tags`), findings, finding_events.\n\n\
@@ -104,21 +112,28 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze { inputs, out } => {
+        Command::Analyze {
+            inputs,
+            out,
+            rules,
+            iocs,
+        } => {
             let opts = chainline::analyze::Options {
                 inputs,
                 out,
                 quiet: cli.quiet,
-                ..Default::default()
+                rules,
+                iocs,
             };
             chainline::analyze::run(&opts).map(|a| {
                 let problems = a.log.problems().count();
                 if !cli.quiet {
                     eprintln!(
-                        "done: {} rows from {} artifacts ({} with problems, see run.json)",
+                        "done: {} rows from {} artifacts ({} with problems, see run.json), {} findings",
                         a.log.rows_total,
                         a.log.artifacts.len(),
-                        problems
+                        problems,
+                        a.findings.len()
                     );
                 }
                 println!("{}", opts.out.join("report.html").display());

@@ -11,6 +11,7 @@ use anyhow::Context;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
+use crate::detect;
 use crate::evidence::{Artifact, Evidence, Lookup};
 use crate::sources::{self, Parse, Source};
 use crate::timeline;
@@ -30,6 +31,7 @@ pub struct Options {
 /// Everything one run produced, in memory.
 pub struct Analysis {
     pub timeline: DataFrame,
+    pub findings: Vec<crate::detect::Finding>,
     pub log: RunLog,
 }
 
@@ -61,6 +63,20 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     let progress = Progress::new(opts.quiet);
     let mut log = RunLog::start(opts);
 
+    // Rules and indicators first: a bad rule file stops the run before any evidence is read.
+    let mut detect_opts = detect::DetectOptions::load(&opts.rules, &opts.iocs)?;
+    for f in &detect_opts.iocs.files {
+        match &f.error {
+            Some(e) => progress.say(format!("warning: indicator file {} not used: {e}", f.path)),
+            None => progress.say(format!(
+                "indicators: {} from {} ({})",
+                f.indicators,
+                f.path,
+                f.malware.join(", ")
+            )),
+        }
+    }
+
     let t = Instant::now();
     progress.say("discovering evidence");
     for p in &opts.inputs {
@@ -85,20 +101,27 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
 
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating output folder {}", opts.out.display()))?;
+
+    // Detection runs before the Parquet write: it adds ioc:/finding: tags to the rows.
+    let t = Instant::now();
+    log.inputs = evidence.inputs.all();
+    detect_opts.inputs = log.inputs.clone();
+    let detection = detect::run(&mut timeline, &detect_opts).context("detecting chains")?;
+    for w in &detection.warnings {
+        progress.say(format!("warning: {w}"));
+    }
+    log.rules = detection.rules;
+    log.ioc_files = detection.ioc_files;
+    let findings = detection.findings;
+    detect::findings::write_all(&opts.out, &findings)?;
+    log.stage("detection", t);
+    progress.say(format!("findings: {}", findings.len()));
+
     let t = Instant::now();
     timeline::write_parquet(&mut timeline, &opts.out.join("timeline.parquet"))
         .context("writing timeline.parquet")?;
     log.stage("parquet_write", t);
 
-    let t = Instant::now();
-    let findings = serde_json::json!({ "findings": [] });
-    std::fs::write(
-        opts.out.join("findings.json"),
-        serde_json::to_vec_pretty(&findings)?,
-    )?;
-    log.stage("detection", t);
-
-    log.inputs = evidence.inputs.all();
     log.summarise(&timeline);
 
     let t = Instant::now();
@@ -111,7 +134,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
         "report: {}",
         opts.out.join("report.html").display()
     ));
-    Ok(Analysis { timeline, log })
+    Ok(Analysis {
+        timeline,
+        findings,
+        log,
+    })
 }
 
 /// Runs every source over every artifact it found, in parallel. A failing artifact is
