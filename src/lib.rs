@@ -2,10 +2,12 @@
 //!
 //! The pipeline runs one way: [`evidence`] finds and opens files read-only,
 //! [`sources`] turn artifacts into rows, [`timeline`] holds the one schema,
-//! [`detect`] finds chains and indicator hits, [`report`] writes the HTML;
+//! [`detect`] finds chains and indicator hits, [`report`] writes the HTML from the
+//! saved outputs (and [`annotations`], the analyst's tags and notes);
 //! [`analyze`] wires them together.
 
 pub mod analyze;
+pub mod annotations;
 pub mod evidence;
 pub mod report;
 pub mod sources;

@@ -28,6 +28,15 @@ Evidence is only read: SQLite files are copied to a private temp folder before o
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// Re-render OUT/report.html from the outputs saved in OUT (after annotating, or
+    /// with a newer chainline), without reading the evidence again.
+    #[command(after_help = "Example:\n  chainline report out/alice\n\n\
+Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.json\n\
+(analyst tags and notes, if any) and rewrites OUT/report.html. The page works offline.")]
+    Report {
+        /// An output folder written by `chainline analyze`.
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
                 println!("{}", opts.out.join("report.html").display());
             })
         }
+        Command::Report { out } => chainline::report::render(&out).map(|path| println!("{}", path.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
