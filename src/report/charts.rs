@@ -183,8 +183,13 @@ pub(crate) fn offset_label(s: f64) -> String {
         } else {
             format!("{h} h {} min", (r / 60.0).round())
         }
-    } else {
+    } else if a < 365.0 * 86400.0 {
         format!("{} d", trim_float((a / 86400.0 * 10.0).round() / 10.0))
+    } else {
+        format!(
+            "{} years",
+            trim_float((a / (365.25 * 86400.0) * 10.0).round() / 10.0)
+        )
     };
     format!("{sign}{body}")
 }
@@ -741,6 +746,8 @@ mod tests {
         assert_eq!(offset_label(-20.0), "-20 s");
         assert_eq!(offset_label(7200.0), "+2 h");
         assert_eq!(offset_label(2.5), "+2.5 s");
+        assert_eq!(offset_label(3.0 * 86400.0 + 3600.0 * 14.4), "+3.6 d");
+        assert_eq!(offset_label(41.9 * 365.25 * 86400.0), "+41.9 years");
     }
 
     #[test]

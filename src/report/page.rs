@@ -91,6 +91,8 @@ pub(crate) struct Verdict {
     pub level: String,
     pub headline: String,
     pub counts: Vec<(String, usize)>,
+    /// Findings beyond the eight the banner lists.
+    pub more: usize,
 }
 
 #[derive(Serialize)]
@@ -370,7 +372,11 @@ fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
             },
             udid: d.udid.clone().unwrap_or_default(),
             serial: d.serial.clone().unwrap_or_default(),
-            last_backup: d.last_backup.clone().unwrap_or_default(),
+            last_backup: d
+                .last_backup
+                .as_deref()
+                .map(pretty_time)
+                .unwrap_or_default(),
         };
         let empty =
             v.model.is_empty() && v.name.is_empty() && v.ios.is_empty() && v.udid.is_empty();
@@ -488,6 +494,7 @@ fn verdict(findings: &[Finding]) -> Verdict {
             level: "none".into(),
             headline: "No exploit chain or indicator match was found in this evidence.".into(),
             counts,
+            more: 0,
         },
         Some(rank) => {
             let level = SEVERITIES.get(rank).copied().unwrap_or("info").to_string();
@@ -500,6 +507,7 @@ fn verdict(findings: &[Finding]) -> Verdict {
                 ),
                 level,
                 counts,
+                more: n.saturating_sub(8),
             }
         }
     }
@@ -746,14 +754,16 @@ fn activity(
         .iter()
         .filter_map(|f| Some((parse_time(&f.start)?, f.id.clone())))
         .collect();
-    // Stray early times (1980 placeholders, reset clocks) would squeeze the chart: when
-    // the first percentile starts much later than the first row, draw from there.
-    let p1 = timed.get(timed.len() / 100).copied().unwrap_or(first);
-    let mut from = if (last - p1) * 2 < (last - first) {
-        p1
-    } else {
-        first
-    };
+    // Stray early times (1980 placeholders, reset clocks) would squeeze the chart. From
+    // the first percentile, walk back while rows follow each other closely; what lies
+    // beyond a gap longer than a quarter of the bulk's span is left out of the chart.
+    let p1 = (timed.len() / 100).min(timed.len() - 1);
+    let bulk = last - timed.get(p1).copied().unwrap_or(first);
+    let mut k = p1;
+    while k > 0 && timed[k] - timed[k - 1] <= bulk / 4 {
+        k -= 1;
+    }
+    let mut from = timed.get(k).copied().unwrap_or(first);
     if let Some(earliest) = finding_starts.iter().map(|f| f.0).min() {
         from = from.min(earliest);
     }
