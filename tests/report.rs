@@ -209,3 +209,24 @@ fn analyze_and_report_render_the_same_page() {
     );
     assert!(from_report.contains("iPhone9,3"));
 }
+
+/// An empty timeline and a finding with no events still give a page.
+#[test]
+fn empty_timeline_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tl = chainline::timeline::empty().unwrap();
+    chainline::timeline::write_parquet(&mut tl, &dir.path().join("timeline.parquet")).unwrap();
+    let findings = serde_json::json!({"findings": [{"id": "F001", "rule": "r", "title": "odd", "severity": "low",
+        "start": "2022-09-13T10:04:01.500000Z", "end": "2022-09-13T10:04:01.500000Z", "explanation": "", "events": [], "iocs": []}]});
+    std::fs::write(dir.path().join("findings.json"), findings.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("run.json"),
+        serde_json::to_vec(&common::run_log(&tl)).unwrap(),
+    )
+    .unwrap();
+    chainline::report::render(dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("1 finding — the most serious is LOW."));
+    assert!(html.contains("No row has a time, so there is nothing to draw."));
+    assert!(html.contains("This page holds <b>0</b> of the timeline’s <b>0</b> rows"));
+}

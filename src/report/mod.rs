@@ -8,12 +8,15 @@
 //! [`explorer::push_str`] (JSON); the script builds rows with `textContent` only.
 //! Sections are described in docs/REPORT.md.
 
+mod activity;
 mod charts;
 mod columns;
 pub mod csv_safe;
 mod explorer;
+mod findings;
 mod page;
 mod saved;
+mod summary;
 
 use std::path::{Path, PathBuf};
 
