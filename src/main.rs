@@ -89,6 +89,15 @@ CSV cells that a spreadsheet would run as a formula get a leading '.")]
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Re-render OUT/report.html from the outputs saved in OUT (after annotating, or
+    /// with a newer chainline), without reading the evidence again.
+    #[command(after_help = "Example:\n  chainline report out/alice\n\n\
+Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.json\n\
+(analyst tags and notes, if any) and rewrites OUT/report.html. The page works offline.")]
+    Report {
+        /// An output folder written by `chainline analyze`.
+        out: PathBuf,
+    },
 }
 
 fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
@@ -161,6 +170,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
+        Command::Report { out } => chainline::report::render(&out).map(|path| println!("{}", path.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 mod runlog;
 
-pub use runlog::{ArtifactReport, ArtifactStatus, RunLog, Stage};
+pub use runlog::{ArtifactReport, ArtifactStatus, ContainerReport, RunLog, Stage};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -123,17 +123,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     log.stage("parquet_write", t);
 
     log.summarise(&timeline);
-
-    let t = Instant::now();
-    crate::report::write(&opts.out, &timeline, &log).context("writing report.html")?;
-    log.stage("report_render", t);
-
     log.finish();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
-    progress.say(format!(
-        "report: {}",
-        opts.out.join("report.html").display()
-    ));
+
+    // The report reads only what was saved above, exactly as `chainline report OUT` does.
+    let t = Instant::now();
+    let report = crate::report::render(&opts.out).context("writing report.html")?;
+    log.stage("report_render", t);
+    std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
+    progress.say(format!("report: {}", report.display()));
     Ok(Analysis {
         timeline,
         findings,

@@ -1,21 +1,172 @@
-//! The HTML report (minimal until the report issue lands).
+//! The offline HTML report (`OUT/report.html`), drawn only from the outputs a run saved
+//! in OUT (timeline.parquet, findings.json, run.json, annotations.json), so
+//! `chainline analyze` and `chainline report OUT` write the same page.
+//!
+//! One self-contained file: inline CSS, inline SVG (plotters), two inline scripts whose
+//! hashes are the only scripts the Content-Security-Policy allows, and the timeline as a
+//! JSON data block. Evidence text is escaped by tera (HTML) or by
+//! [`explorer::push_str`] (JSON); the script builds rows with `textContent` only.
+//! Sections are described in docs/REPORT.md.
 
-use std::path::Path;
+mod activity;
+mod charts;
+mod columns;
+pub mod csv_safe;
+mod explorer;
+mod findings;
+mod page;
+mod saved;
+mod summary;
 
-use polars::prelude::DataFrame;
+use std::path::{Path, PathBuf};
 
-use crate::analyze::RunLog;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use polars::prelude::ChunkUnique;
+use sha2::{Digest, Sha256};
+
+pub use explorer::DEFAULT_CAP;
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.tera");
+const CSS: &str = include_str!("../../templates/report.css");
+const SCRIPT: &str = include_str!("../../templates/report.js");
+const HEAD_SCRIPT: &str = include_str!("../../templates/report-head.js");
 
-pub fn write(out: &Path, timeline: &DataFrame, log: &RunLog) -> anyhow::Result<()> {
+/// The page's output file name inside OUT.
+pub const FILE_NAME: &str = "report.html";
+
+/// How the report is drawn.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Timeline rows embedded in the explorer at most.
+    pub explorer_cap: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            explorer_cap: DEFAULT_CAP,
+        }
+    }
+}
+
+/// Renders `out/report.html` from the outputs saved in `out`; returns its path.
+pub fn render(out: &Path) -> anyhow::Result<PathBuf> {
+    render_with(out, &Options::default())
+}
+
+pub fn render_with(out: &Path, opts: &Options) -> anyhow::Result<PathBuf> {
+    let saved = saved::Saved::load(out)?;
+    let html = html(&saved, opts, Utc::now())?;
+    let path = out.join(FILE_NAME);
+    let tmp = out.join(format!(".{FILE_NAME}.tmp"));
+    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyhow::Result<String> {
+    let cols = columns::Columns::new(&saved.timeline).context("reading the timeline columns")?;
+    let mut sources: Vec<String> = saved.log.rows_by_source.keys().cloned().collect();
+    let distinct = saved.timeline.column("source")?.str()?.unique()?;
+    sources.extend(distinct.iter().flatten().map(str::to_string));
+    let colors = page::source_colors(sources);
+    let page::Built { mut page, marks } = page::build(saved, &cols, &colors)?;
+    let payload = explorer::build(&cols, &marks, &colors, opts.explorer_cap);
+    page.explorer = page::ExplorerView {
+        total: page::n(payload.total),
+        embedded: page::n(payload.embedded),
+        cap: page::n(opts.explorer_cap),
+        left_out: payload.left_out.clone(),
+    };
+
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", TEMPLATE)?;
+    tera.add_raw_template("report.html", TEMPLATE)
+        .context("parsing the report template")?;
     tera.autoescape_on(vec![".html"]);
     let mut ctx = tera::Context::new();
-    ctx.insert("log", log);
-    ctx.insert("rows", &timeline.height());
-    let html = tera.render("report.html", &ctx)?;
-    std::fs::write(out.join("report.html"), html)?;
-    Ok(())
+    ctx.insert("page", &page);
+    ctx.insert("generated", &display_time(generated.timestamp_micros()));
+    ctx.insert("css", CSS);
+    ctx.insert("script", SCRIPT);
+    ctx.insert("head_script", HEAD_SCRIPT);
+    // The CSP allows exactly these two scripts; anything else inline is blocked even
+    // if escaping ever failed.
+    let hash = |s: &str| format!("'sha256-{}'", base64(&Sha256::digest(s.as_bytes())));
+    ctx.insert(
+        "script_hashes",
+        &format!("{} {}", hash(HEAD_SCRIPT), hash(SCRIPT)),
+    );
+    ctx.insert("payload", &payload.json);
+    tera.render("report.html", &ctx)
+        .context("rendering the report")
+}
+
+/// A time as every table of the report shows it: UTC, microseconds, no zone letter
+/// (headers say UTC).
+pub(crate) fn display_time(us: i64) -> String {
+    crate::timeline::time::from_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        .unwrap_or_else(|| format!("{us} µs"))
+}
+
+/// An RFC 3339 time (as findings.json and run.json write them) in microseconds.
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc).timestamp_micros())
+}
+
+/// Standard base64 with padding, for the CSP script hash.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ABC[((v >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let us = parse_time("2022-09-13T10:04:11.890000Z").unwrap();
+        assert_eq!(display_time(us), "2022-09-13 10:04:11.890000");
+        assert_eq!(parse_time("2022-09-13T12:04:11.89+02:00"), Some(us));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn script_has_no_template_or_html_hazards() {
+        // The script is inlined verbatim: it must not close its own element.
+        for s in [SCRIPT, HEAD_SCRIPT] {
+            assert!(!s.contains("</script"));
+            assert!(!s.contains("<!--"));
+        }
+        assert!(!CSS.contains("</style"));
+    }
 }

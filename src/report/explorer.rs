@@ -1,0 +1,499 @@
+//! The timeline explorer's data: the timeline as compact columnar JSON inside a
+//! `<script type="application/json">` block, decoded and filtered by the page's script.
+//!
+//! Shape (one entry per embedded row unless said otherwise): `n` rows embedded of
+//! `total`; `t` times as µs deltas from the previous timed row (the first is absolute;
+//! `null` = no time); string columns `source`, `kind`, `actor`, `target`, `artifact`,
+//! `rtable` + `rkey` (the record split after its last `:`) and `message` as
+//! `{"d": [values seen more than once], "m": [index into d, or the value itself]}`;
+//! messages are templates in which U+0001 stands for the row's target, U+0002 for its
+//! actor and U+0003 for the next number of `nums` (a flat list, in row order), because
+//! most messages repeat those; `mraw` `[[row, text]]` holds messages that contain the
+//! marker characters themselves. `tags` `{"d": [tag lists], "i": [index]}`;
+//! `b` `[[row, bytes_in, bytes_out]]`; `at` `[[row, [analyst tags]]]`;
+//! `f` `[[row, [finding ids]]]`; `device` one string or a column; `colors` per source.
+//!
+//! Every string goes through [`push_str`], which escapes `<`, `>`, `&`, U+2028 and
+//! U+2029 so that evidence text such as `</script>` cannot end the block.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::columns::Columns;
+
+/// Rows embedded at most; beyond this the page says what it left out.
+pub const DEFAULT_CAP: usize = 500_000;
+
+/// Marks the report adds to timeline rows.
+#[derive(Default)]
+pub(crate) struct RowMarks {
+    /// Tags the analyst put on rows (annotations.json).
+    pub analyst_tags: BTreeMap<usize, Vec<String>>,
+    /// Findings a row is evidence of.
+    pub findings: BTreeMap<usize, Vec<String>>,
+    /// Rows kept whatever the cap: in a finding's context window, tagged, or marked.
+    pub priority: Vec<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LeftOut {
+    pub rows: usize,
+    pub untimed: usize,
+    pub from: String,
+    pub to: String,
+    pub by_source: Vec<(String, usize)>,
+}
+
+pub(crate) struct Payload {
+    pub json: String,
+    pub total: usize,
+    pub embedded: usize,
+    pub left_out: Option<LeftOut>,
+}
+
+/// Which rows fit under the cap: all priority rows, then the most recent others (an
+/// attack is usually looked for near the time the phone was seized), then rows
+/// without a time. Returned in timeline order.
+fn select(cols: &Columns, marks: &RowMarks, cap: usize) -> Vec<usize> {
+    let n = cols.len();
+    if n <= cap {
+        return (0..n).collect();
+    }
+    let is_priority = |i: usize| marks.priority.get(i).copied().unwrap_or(false);
+    let mut keep = vec![false; n];
+    let timed_desc = (0..n).rev().filter(|&i| cols.ts[i].is_some());
+    let untimed = (0..n).filter(|&i| cols.ts[i].is_none());
+    let order = timed_desc
+        .clone()
+        .filter(|&i| is_priority(i))
+        .chain(untimed.clone().filter(|&i| is_priority(i)));
+    let rest = timed_desc
+        .filter(|&i| !is_priority(i))
+        .chain(untimed.filter(|&i| !is_priority(i)));
+    for i in order.chain(rest).take(cap) {
+        keep[i] = true;
+    }
+    (0..n).filter(|&i| keep[i]).collect()
+}
+
+fn left_out(cols: &Columns, rows: &[usize]) -> Option<LeftOut> {
+    if rows.len() == cols.len() {
+        return None;
+    }
+    let mut kept = vec![false; cols.len()];
+    for &i in rows {
+        kept[i] = true;
+    }
+    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut lo, mut hi, mut untimed, mut count) = (i64::MAX, i64::MIN, 0usize, 0usize);
+    for (i, k) in kept.iter().enumerate() {
+        if *k {
+            continue;
+        }
+        count += 1;
+        *by_source.entry(cols.source(i).to_string()).or_default() += 1;
+        match cols.ts[i] {
+            Some(t) => {
+                lo = lo.min(t);
+                hi = hi.max(t);
+            }
+            None => untimed += 1,
+        }
+    }
+    let fmt = |us: i64| {
+        if us == i64::MAX || us == i64::MIN {
+            String::new()
+        } else {
+            super::display_time(us)
+        }
+    };
+    let mut by_source: Vec<(String, usize)> = by_source.into_iter().collect();
+    by_source.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Some(LeftOut {
+        rows: count,
+        untimed,
+        from: fmt(lo),
+        to: fmt(hi),
+        by_source,
+    })
+}
+
+pub(crate) fn build<'a>(
+    cols: &'a Columns,
+    marks: &RowMarks,
+    colors: &BTreeMap<String, String>,
+    cap: usize,
+) -> Payload {
+    let rows = select(cols, marks, cap);
+    let left_out = left_out(cols, &rows);
+    let mut out = String::with_capacity(rows.len() * 48 + 1024);
+    let _ = write!(
+        out,
+        "{{\"v\":1,\"n\":{},\"total\":{},\"t\":[",
+        rows.len(),
+        cols.len()
+    );
+    let mut prev: Option<i64> = None;
+    for (k, &i) in rows.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        match cols.ts[i] {
+            Some(t) => {
+                let _ = write!(out, "{}", t - prev.unwrap_or(0));
+                prev = Some(t);
+            }
+            None => out.push_str("null"),
+        }
+    }
+    out.push(']');
+    push_column(&mut out, "source", rows.iter().map(|&i| cols.source(i)));
+    push_column(&mut out, "kind", rows.iter().map(|&i| cols.kind(i)));
+    push_column(&mut out, "actor", rows.iter().map(|&i| cols.actor(i)));
+    push_column(&mut out, "target", rows.iter().map(|&i| cols.target(i)));
+    push_column(&mut out, "artifact", rows.iter().map(|&i| cols.artifact(i)));
+    // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
+    let split = |r: &'a str| -> (&'a str, &'a str) {
+        r.rfind(':').map(|p| r.split_at(p + 1)).unwrap_or(("", r))
+    };
+    push_column(
+        &mut out,
+        "rtable",
+        rows.iter().map(|&i| split(cols.record(i)).0),
+    );
+    push_column(
+        &mut out,
+        "rkey",
+        rows.iter().map(|&i| split(cols.record(i)).1),
+    );
+
+    let mut raw: Vec<(usize, &str)> = Vec::new();
+    let mut nums: Vec<u64> = Vec::new();
+    let templates: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(
+            |(k, &i)| match template(cols.message(i), cols.target(i), cols.actor(i), &mut nums) {
+                Some(t) => t,
+                None => {
+                    raw.push((k, cols.message(i)));
+                    String::new()
+                }
+            },
+        )
+        .collect();
+    push_column(&mut out, "message", templates.iter().map(String::as_str));
+    out.push_str(",\"nums\":[");
+    for (n, v) in nums.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+    }
+    out.push_str("],\"mraw\":[");
+    for (n, (k, text)) in raw.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[{k},");
+        push_str(&mut out, text);
+        out.push(']');
+    }
+    out.push(']');
+
+    // Tags: dictionary of tag lists, indexed per row.
+    let mut tag_dict: HashMap<u32, u32> = HashMap::new();
+    let mut tag_order: Vec<u32> = Vec::new();
+    let tag_idx: Vec<u32> = rows
+        .iter()
+        .map(|&i| {
+            let id = cols.tag_ids.get(i).copied().unwrap_or(0);
+            let next = tag_order.len() as u32;
+            *tag_dict.entry(id).or_insert_with(|| {
+                tag_order.push(id);
+                next
+            })
+        })
+        .collect();
+    out.push_str(",\"tags\":{\"d\":[");
+    for (n, id) in tag_order.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_str_array(
+            &mut out,
+            cols.tag_sets
+                .get(*id as usize)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        );
+    }
+    out.push_str("],\"i\":");
+    push_u32_array(&mut out, &tag_idx);
+    out.push('}');
+
+    out.push_str(",\"b\":[");
+    let mut first = true;
+    for (k, &i) in rows.iter().enumerate() {
+        let (bi, bo) = cols.bytes(i);
+        if bi.is_none() && bo.is_none() {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        let f = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "null".into());
+        let _ = write!(out, "[{k},{},{}]", f(bi), f(bo));
+    }
+    out.push(']');
+
+    let position: HashMap<usize, usize> = rows.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
+        let _ = write!(out, ",\"{name}\":[");
+        let mut first = true;
+        for (i, values) in marks {
+            let Some(k) = position.get(i) else { continue };
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "[{k},");
+            push_str_array(&mut out, values);
+            out.push(']');
+        }
+        out.push(']');
+    }
+
+    let devices: std::collections::BTreeSet<&str> = rows.iter().map(|&i| cols.device(i)).collect();
+    if devices.len() > 1 {
+        push_column(&mut out, "device", rows.iter().map(|&i| cols.device(i)));
+    } else {
+        out.push_str(",\"device\":");
+        push_str(&mut out, devices.iter().next().copied().unwrap_or(""));
+    }
+
+    out.push_str(",\"colors\":{");
+    for (n, (s, c)) in colors.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, s);
+        out.push(':');
+        push_str(&mut out, c);
+    }
+    out.push_str("}}");
+    Payload {
+        json: out,
+        total: cols.len(),
+        embedded: rows.len(),
+        left_out,
+    }
+}
+
+/// Marks the row's target, its actor and each number in a message.
+const TARGET: char = '\u{1}';
+const ACTOR: char = '\u{2}';
+const NUMBER: char = '\u{3}';
+
+/// The message with its target and actor replaced by markers and its numbers moved to
+/// `nums`, or `None` when the message itself holds a marker character (it is then sent
+/// as is).
+fn template(message: &str, target: &str, actor: &str, nums: &mut Vec<u64>) -> Option<String> {
+    let markers = [TARGET, ACTOR, NUMBER];
+    if message.contains(markers) {
+        return None;
+    }
+    let mut t = message.to_string();
+    // Very short values would match inside unrelated words and save nothing.
+    if target.len() >= 4 && !target.contains(markers) {
+        t = t.replacen(target, "\u{1}", 1);
+    }
+    if actor.len() >= 4 && !actor.contains(markers) {
+        t = t.replacen(actor, "\u{2}", 1);
+    }
+    // Digit runs that read back identically as JSON numbers: no leading zero, at most
+    // 15 digits (exact in a JavaScript double).
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let run_len = rest[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - start);
+        let run = &rest[start..start + run_len];
+        out.push_str(&rest[..start]);
+        match run.parse::<u64>() {
+            Ok(v) if run.len() <= 15 && (run == "0" || !run.starts_with('0')) => {
+                out.push(NUMBER);
+                nums.push(v);
+            }
+            _ => out.push_str(run),
+        }
+        rest = &rest[start + run_len..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// A string column: values seen more than once go to a dictionary and are referred
+/// to by index; values seen once are written in place.
+fn push_column<'a>(out: &mut String, name: &str, values: impl Iterator<Item = &'a str> + Clone) {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for v in values.clone() {
+        *seen.entry(v).or_default() += 1;
+    }
+    let mut dict: HashMap<&str, u32> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut refs: Vec<Result<u32, &str>> = Vec::new();
+    for v in values {
+        if seen.get(v).copied().unwrap_or(0) > 1 {
+            let next = order.len() as u32;
+            refs.push(Ok(*dict.entry(v).or_insert_with(|| {
+                order.push(v);
+                next
+            })));
+        } else {
+            refs.push(Err(v));
+        }
+    }
+    let _ = write!(out, ",\"{name}\":{{\"d\":");
+    push_str_array(out, &order);
+    out.push_str(",\"m\":[");
+    for (n, r) in refs.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        match r {
+            Ok(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Err(v) => push_str(out, v),
+        }
+    }
+    out.push_str("]}");
+}
+
+fn push_u32_array(out: &mut String, v: &[u32]) {
+    out.push('[');
+    for (n, x) in v.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{x}");
+    }
+    out.push(']');
+}
+
+fn push_str_array<S: AsRef<str>>(out: &mut String, v: &[S]) {
+    out.push('[');
+    for (n, x) in v.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_str(out, x.as_ref());
+    }
+    out.push(']');
+}
+
+/// A JSON string literal that is also safe inside an HTML `<script>` element: besides
+/// JSON's own escapes, `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026` (no `</script>`
+/// or `<!--` can form), and U+2028/U+2029 are escaped for older JavaScript parsers.
+pub(crate) fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '<' => Some("\\u003c"),
+            '>' => Some("\\u003e"),
+            '&' => Some("\\u0026"),
+            '\u{2028}' => Some("\\u2028"),
+            '\u{2029}' => Some("\\u2029"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> String {
+        let mut out = String::new();
+        push_str(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn script_breakers_are_escaped_and_round_trip() {
+        let evil =
+            "</script><script>alert(1)</script> <!-- & \u{2028}\u{2029} \"q\" \\ \u{1}\u{7f} é 🎉";
+        let j = lit(evil);
+        for bad in ["<", ">", "&", "\u{2028}", "\u{2029}"] {
+            assert!(!j.contains(bad), "{bad:?} left in {j}");
+        }
+        assert!(j.starts_with("\"\\u003c/script\\u003e"));
+        let back: String = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, evil);
+    }
+
+    #[test]
+    fn messages_become_templates() {
+        let mut nums = Vec::new();
+        let t = |m: &str, tg: &str, ac: &str, nums: &mut Vec<u64>| template(m, tg, ac, nums);
+        assert_eq!(
+            t(
+                "M-C- file HomeDomain/Library/x2.plist, 1234 bytes",
+                "HomeDomain/Library/x2.plist",
+                "HomeDomain",
+                &mut nums
+            )
+            .as_deref(),
+            Some("M-C- file \u{1}, \u{3} bytes")
+        );
+        assert_eq!(
+            t(
+                "IMTransferAgent used 76,000,000 B",
+                "",
+                "IMTransferAgent",
+                &mut nums
+            )
+            .as_deref(),
+            Some("\u{2} used \u{3},000,000 B")
+        );
+        assert_eq!(nums, [1234, 76]);
+        nums.clear();
+        // Leading zeros and huge runs stay in the text: they would not read back the same.
+        assert_eq!(
+            t("at 007 and 1234567890123456 and 0", "", "", &mut nums).as_deref(),
+            Some("at 007 and 1234567890123456 and \u{3}")
+        );
+        assert_eq!(nums, [0]);
+        assert_eq!(t("has \u{1} inside", "x", "y", &mut nums), None);
+        assert_eq!(t("a b", "a", "b", &mut nums).as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn columns_put_repeated_values_in_a_dictionary() {
+        let mut out = String::new();
+        push_column(&mut out, "c", ["a", "b", "a", "a", "<"].into_iter());
+        assert_eq!(out, r#","c":{"d":["a"],"m":[0,"b",0,0,"\u003c"]}"#);
+    }
+}
