@@ -11,7 +11,6 @@
 mod activity;
 mod charts;
 mod columns;
-pub mod csv_safe;
 mod explorer;
 mod findings;
 mod page;
