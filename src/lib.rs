@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod evidence;
 pub mod report;
+pub mod sample;
 pub mod sources;
 pub mod timeline;
 

@@ -14,7 +14,7 @@ mod discover;
 mod inputs;
 mod sqlite;
 
-pub use backup::{DeviceInfo, ManifestEntry, ManifestIndex};
+pub use backup::{file_id, DeviceInfo, ManifestEntry, ManifestIndex};
 pub use inputs::{InputLog, InputRecord};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 
