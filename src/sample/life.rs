@@ -35,18 +35,57 @@ pub fn populate(w: &mut World, case: Case, opts: &Options) {
         w.busy = stories;
     }
     datausage(w, &mut rng_for(seed, case, "datausage"), scale);
+    baseline(w, &mut rng_for(seed, case, "addaily"));
+    keep_clear_of_implicit_traffic(w);
     files(w, &mut rng_for(seed, case, "files"), scale);
     safari(w, &mut rng_for(seed, case, "safari"), scale);
     tcc(w, &mut rng_for(seed, case, "tcc"));
     reboots(w, &mut rng_for(seed, case, "reboots"), scale);
     crashes(w, &mut rng_for(seed, case, "crashes"));
     locations(w, &mut rng_for(seed, case, "locationd"));
-    baseline(w, &mut rng_for(seed, case, "addaily"));
     if w.device.ios == Ios::V14 {
         // IDStatusCache is empty from iOS 14.7 on.
         lookups(w, &mut rng_for(seed, case, "idstatus"));
     }
     prefs(w, &mut rng_for(seed, case, "prefs"));
+}
+
+/// Processes whose traffic Kaspersky's triangle_check counts as a weak sign.
+const IMPLICIT: [&str; 4] = [
+    "com.apple.WebKit.WebContent",
+    "nehelper",
+    "powerd/com.apple.datausage.diagnostics",
+    "lockdownd/com.apple.datausage.security",
+];
+
+/// Benign traffic of those processes is normal; benign location stops and
+/// preference-file writes right next to it would be a coincidence that only the
+/// planted near misses should show.
+fn keep_clear_of_implicit_traffic(w: &mut World) {
+    let mut times: Vec<i64> = Vec::new();
+    for u in &w.usages {
+        let p = &w.processes[u.process];
+        if IMPLICIT.contains(&p.procname.as_str()) {
+            times.push(u.us);
+        }
+    }
+    for p in w
+        .processes
+        .iter()
+        .filter(|p| IMPLICIT.contains(&p.procname.as_str()))
+    {
+        times.push(p.first);
+    }
+    for b in w
+        .baseline
+        .iter()
+        .filter(|b| IMPLICIT.contains(&b.process.as_str()))
+    {
+        times.push(b.us);
+    }
+    for t in times {
+        w.busy.add(t - 6 * MIN, t + 6 * MIN);
+    }
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -419,7 +458,21 @@ fn choose_present(w: &mut World, rng: &mut Rng) {
         .collect();
     images.sort_by_key(|&i| (w.attachments[i].us, i));
     let stride = (images.len() / 10).max(1);
-    for &i in images.iter().step_by(stride).take(10) {
+    let mut chosen: Vec<usize> = images.iter().step_by(stride).take(10).copied().collect();
+    // At least one file of every image kind, from the middle of the year.
+    for kind in [Media::Jpeg, Media::Heic, Media::Png, Media::Gif] {
+        if !chosen.iter().any(|&i| w.attachments[i].media == kind) {
+            let of_kind: Vec<usize> = images
+                .iter()
+                .copied()
+                .filter(|&i| w.attachments[i].media == kind)
+                .collect();
+            if let Some(&i) = of_kind.get(of_kind.len() / 2) {
+                chosen.push(i);
+            }
+        }
+    }
+    for i in chosen {
         let a = &mut w.attachments[i];
         a.content = media::bytes(a.media, rng);
         a.size = a.content.len() as i64;
