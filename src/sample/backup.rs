@@ -180,7 +180,7 @@ pub fn write(
     }
 
     derive_folders(&mut entries);
-    write_manifest_db(w, case, seed, &dir, &entries, truths)?;
+    write_manifest_db(case, seed, &dir, &entries, truths)?;
     write_plists(w, case, seed, &dir)?;
     Ok(entries.len())
 }
@@ -246,7 +246,6 @@ fn derive_folders(entries: &mut BTreeMap<(String, String), Entry>) {
 }
 
 fn write_manifest_db(
-    w: &World,
     case: Case,
     seed: u64,
     dir: &Path,
@@ -310,7 +309,6 @@ fn write_manifest_db(
         }
     }
     tx.commit().map_err(&e)?;
-    let _ = w;
     finish_db(conn, &path)
 }
 
