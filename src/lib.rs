@@ -15,6 +15,7 @@ pub mod export;
 pub mod query;
 pub mod report;
 pub mod shell;
+pub mod sample;
 pub mod sources;
 pub mod timeline;
 

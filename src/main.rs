@@ -98,6 +98,23 @@ Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.
         /// An output folder written by `chainline analyze`.
         out: PathBuf,
     },
+    /// Write seeded synthetic sample cases (developer tool; see sample_cases/README.md).
+    #[command(name = "generate-sample", hide = true)]
+    GenerateSample {
+        /// triangulation, forcedentry, clean, or all (each into OUT/<case>/).
+        case: String,
+        /// Output folder (must be empty unless --force).
+        #[arg(short, long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = chainline::sample::DEFAULT_SEED)]
+        seed: u64,
+        /// Noise multiplier: 1.0 is about 100,000 messages over a year.
+        #[arg(long, default_value_t = chainline::sample::DEFAULT_SCALE)]
+        scale: f64,
+        /// Replace a case folder this command wrote before.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
@@ -171,6 +188,7 @@ fn main() -> ExitCode {
             Ok(())
         })(),
         Command::Report { out } => chainline::report::render(&out).map(|path| println!("{}", path.display())),
+        Command::GenerateSample { case, out, seed, scale, force } => generate_sample(&case, &out, seed, scale, force, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,4 +204,35 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn generate_sample(case: &str, out: &std::path::Path, seed: u64, scale: f64, force: bool, quiet: bool) -> anyhow::Result<()> {
+    use chainline::sample::{self, Case};
+    let jobs: Vec<(Case, PathBuf)> = if case.eq_ignore_ascii_case("all") {
+        Case::ALL.iter().map(|c| (*c, out.join(c.name()))).collect()
+    } else {
+        vec![(case.parse::<Case>().map_err(anyhow::Error::msg)?, out.to_path_buf())]
+    };
+    let opts = sample::Options { seed, scale };
+    for (case, dir) in jobs {
+        if force {
+            sample::clear(&dir)?;
+        }
+        let started = std::time::Instant::now();
+        let s = sample::generate(case, &dir, &opts)?;
+        if !quiet {
+            eprintln!(
+                "{case}: {} files, {} bytes, {} messages, {} Manifest.db rows, {} DataUsage rows, {} planted rows in {:.1}s -> {}",
+                s.files,
+                s.bytes,
+                s.messages,
+                s.manifest_entries,
+                s.datausage_rows,
+                s.planted,
+                started.elapsed().as_secs_f64(),
+                s.dir.display()
+            );
+        }
+    }
+    Ok(())
 }
