@@ -139,8 +139,14 @@ impl Annotations {
     }
 
     /// Tags the analyst put on one evidence record, in the order they were added.
-    pub fn tags_for<'a>(&'a self, artifact: &'a str, record: &'a str) -> impl Iterator<Item = &'a TagMark> + 'a {
-        self.tags.iter().filter(move |t| t.artifact == artifact && t.record == record)
+    pub fn tags_for<'a>(
+        &'a self,
+        artifact: &'a str,
+        record: &'a str,
+    ) -> impl Iterator<Item = &'a TagMark> + 'a {
+        self.tags
+            .iter()
+            .filter(move |t| t.artifact == artifact && t.record == record)
     }
 
     pub fn notes_for<'a>(&'a self, finding: &'a str) -> impl Iterator<Item = &'a Note> + 'a {

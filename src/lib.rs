@@ -14,8 +14,8 @@ pub mod evidence;
 pub mod export;
 pub mod query;
 pub mod report;
-pub mod shell;
 pub mod sample;
+pub mod shell;
 pub mod sources;
 pub mod timeline;
 

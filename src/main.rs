@@ -43,12 +43,14 @@ Evidence is only read: SQLite files are copied to a private temp folder before o
         iocs: Vec<PathBuf>,
     },
     /// Run one SQL query over a finished analysis.
-    #[command(after_help = "Tables: timeline (timeline.parquet, your tags merged into `tags`), findings, finding_events.\n\n\
+    #[command(
+        after_help = "Tables: timeline (timeline.parquet, your tags merged into `tags`), findings, finding_events.\n\n\
 Examples:\n  chainline query out/alice \"SELECT source, COUNT(*) AS n FROM timeline GROUP BY source ORDER BY n DESC\"\n  \
 chainline query out/alice \"SELECT ts, actor, message FROM timeline WHERE kind = 'message_received' AND ts >= '2023-03-01'\" --tz Europe/Paris\n  \
 chainline query out/alice \"SELECT * FROM finding_events WHERE finding_id = 'F001'\" --format json\n  \
 chainline query out/alice \"SELECT * FROM timeline WHERE array_contains(tags, 'suspicious')\" --format csv > tagged.csv\n\n\
-Times are stored and compared in UTC; --tz only changes how they are shown. See docs/QUERY.md.")]
+Times are stored and compared in UTC; --tz only changes how they are shown. See docs/QUERY.md."
+    )]
     Query {
         /// The output folder of `chainline analyze`, or a timeline.parquet.
         path: PathBuf,
@@ -75,10 +77,12 @@ With stdin not a terminal, commands are read from it without prompts; the exit c
         tz: Option<String>,
     },
     /// Export the timeline (with your tags) for Timesketch or for diffing against MVT.
-    #[command(after_help = "Examples:\n  chainline export out/alice --format timesketch-jsonl -o alice.jsonl\n  \
+    #[command(
+        after_help = "Examples:\n  chainline export out/alice --format timesketch-jsonl -o alice.jsonl\n  \
 chainline export out/alice --format mvt-csv -o alice_timeline.csv\n\n\
 Rows without a time are skipped (both formats need one) and counted on stderr.\n\
-CSV cells that a spreadsheet would run as a formula get a leading '.")]
+CSV cells that a spreadsheet would run as a formula get a leading '."
+    )]
     Export {
         /// The output folder of `chainline analyze` (or a timeline.parquet).
         out: PathBuf,
@@ -118,14 +122,20 @@ Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.
 }
 
 fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
-    Ok(tz.map(chainline::query::Zone::parse).transpose()?.unwrap_or_default())
+    Ok(tz
+        .map(chainline::query::Zone::parse)
+        .transpose()?
+        .unwrap_or_default())
 }
 
 fn main() -> ExitCode {
     // A panic is one line for the analyst. Polars panics inside a query are caught and
     // reported by `query::Case::sql`, so they are not printed twice.
     std::panic::set_hook(Box::new(|info| {
-        if info.location().is_some_and(|l| l.file().contains("polars-")) {
+        if info
+            .location()
+            .is_some_and(|l| l.file().contains("polars-"))
+        {
             return;
         }
         let what = info
@@ -134,7 +144,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        eprintln!("error: internal error: {}", what.lines().next().unwrap_or(""));
+        eprintln!(
+            "error: internal error: {}",
+            what.lines().next().unwrap_or("")
+        );
     }));
     let cli = Cli::parse();
     let result = match cli.command {
@@ -165,8 +178,16 @@ fn main() -> ExitCode {
                 println!("{}", opts.out.join("report.html").display());
             })
         }
-        Command::Query { path, sql, format, tz } => (|| {
-            let render = chainline::query::Render { zone: zone(tz.as_deref())?, ..Default::default() };
+        Command::Query {
+            path,
+            sql,
+            format,
+            tz,
+        } => (|| {
+            let render = chainline::query::Render {
+                zone: zone(tz.as_deref())?,
+                ..Default::default()
+            };
             let df = chainline::query::Case::open(&path)?.sql(&sql)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -174,12 +195,18 @@ fn main() -> ExitCode {
             std::io::Write::flush(&mut out)?;
             Ok(())
         })(),
-        Command::Shell { out, tz } => match zone(tz.as_deref()).and_then(|z| Ok(chainline::shell::run(&out, z)?)) {
-            Ok(true) => Ok(()),
-            Ok(false) => return ExitCode::from(1),
-            Err(e) => Err(e),
-        },
-        Command::Export { out, format, output } => (|| {
+        Command::Shell { out, tz } => {
+            match zone(tz.as_deref()).and_then(|z| Ok(chainline::shell::run(&out, z)?)) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
+        Command::Export {
+            out,
+            format,
+            output,
+        } => (|| {
             let case = chainline::query::Case::open(&out)?;
             let done = chainline::export::export_file(&case, format, &output)?;
             if !cli.quiet {
@@ -187,8 +214,16 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
-        Command::Report { out } => chainline::report::render(&out).map(|path| println!("{}", path.display())),
-        Command::GenerateSample { case, out, seed, scale, force } => generate_sample(&case, &out, seed, scale, force, cli.quiet),
+        Command::Report { out } => {
+            chainline::report::render(&out).map(|path| println!("{}", path.display()))
+        }
+        Command::GenerateSample {
+            case,
+            out,
+            seed,
+            scale,
+            force,
+        } => generate_sample(&case, &out, seed, scale, force, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -206,12 +241,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn generate_sample(case: &str, out: &std::path::Path, seed: u64, scale: f64, force: bool, quiet: bool) -> anyhow::Result<()> {
+fn generate_sample(
+    case: &str,
+    out: &std::path::Path,
+    seed: u64,
+    scale: f64,
+    force: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     use chainline::sample::{self, Case};
     let jobs: Vec<(Case, PathBuf)> = if case.eq_ignore_ascii_case("all") {
         Case::ALL.iter().map(|c| (*c, out.join(c.name()))).collect()
     } else {
-        vec![(case.parse::<Case>().map_err(anyhow::Error::msg)?, out.to_path_buf())]
+        vec![(
+            case.parse::<Case>().map_err(anyhow::Error::msg)?,
+            out.to_path_buf(),
+        )]
     };
     let opts = sample::Options { seed, scale };
     for (case, dir) in jobs {

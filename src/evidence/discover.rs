@@ -143,10 +143,15 @@ const MVT_TIMELINE_HEADER: &str = "\"UTC Timestamp\",\"Plugin\",\"Event\",\"Desc
 fn is_mvt_output(dir: &Path) -> bool {
     let path = dir.join("timeline.csv");
     // Never follow a link out of the evidence.
-    if !std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+    if !std::fs::symlink_metadata(&path)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
         return false;
     }
-    let Ok(f) = std::fs::File::open(&path) else { return false };
+    let Ok(f) = std::fs::File::open(&path) else {
+        return false;
+    };
     let mut first = Vec::new();
     let mut reader = std::io::BufReader::new(std::io::Read::take(f, 256));
     if std::io::BufRead::read_until(&mut reader, b'\n', &mut first).is_err() {
