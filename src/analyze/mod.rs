@@ -171,14 +171,26 @@ fn ingest(
             }
         }
     }
+    // A bar while the sources run (drawn only when stderr is a terminal and not -q).
+    let bar = if progress.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(jobs.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} artifacts {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let results: Vec<(ArtifactReport, Option<DataFrame>)> = jobs
         .par_iter()
+        .inspect(|(source, _)| bar.set_message(source.name()))
         .map(|(source, art)| {
             let t = Instant::now();
             let mut p = Parse::new(evidence, art);
             let outcome = source.parse(&mut p);
             let rows = p.rows();
             let (builder, warnings, facts) = p.into_parts();
+            bar.inc(1);
             let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
             match outcome {
                 Ok(()) => {}
@@ -197,6 +209,7 @@ fn ingest(
             }
         })
         .collect();
+    bar.finish_and_clear();
     let mut frames = Vec::new();
     for (report, df) in results {
         match report.status {
