@@ -28,7 +28,7 @@ release:
 
 ## Regenerate the committed sample cases from the seeded generator.
 samples: build
-	$(CARGO) run --quiet -- generate-sample all -o sample_cases
+	$(CARGO) run --quiet -- generate-sample all --force -o sample_cases
 
 ## Speed and memory (see docs/BENCHMARKS.md).
 bench: release

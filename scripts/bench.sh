@@ -31,7 +31,7 @@ for s in $SCALES; do
   if [ ! -d "$B/scale$s/$CASE" ]; then
     echo "generating $CASE at scale $s ..."
     t0=$(date +%s%N)
-    "$BIN" generate-sample "$CASE" --scale "$s" -o "$B/scale$s"
+    "$BIN" generate-sample "$CASE" --scale "$s" -o "$B/scale$s/$CASE"
     echo "  generated in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   fi
   rm -rf "$B/out$s"
@@ -86,3 +86,9 @@ if m and sc:
     c = "chainline_scale" + m[0].split("scale")[1]
     print(f"  MVT / chainline: {r[m[0]][0]/r[c][0]:.1f}x faster, RSS {r[c][1]/r[m[0]][1]:.2f} of MVT's")
 PY
+
+# Filter + group-by on a 4M-row synthetic timeline (issue: "well under a second").
+if [ -z "${BENCH_SKIP_QUERY4M:-}" ]; then
+  echo; echo "query on a 4,000,000-row timeline (examples/query_bench.rs):"
+  cargo run --release --quiet --example query_bench 2>&1 | tee "$B/query_bench.txt"
+fi
