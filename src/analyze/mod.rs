@@ -130,6 +130,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     let t = Instant::now();
     let report = crate::report::render(&opts.out).context("writing report.html")?;
     log.stage("report_render", t);
+    log.update_total();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
     progress.say(format!("report: {}", report.display()));
     Ok(Analysis {

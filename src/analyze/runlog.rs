@@ -184,7 +184,14 @@ impl RunLog {
 
     pub fn finish(&mut self) {
         self.finished = Some(crate::timeline::time::rfc3339(&chrono::Utc::now()));
+        self.update_total();
+    }
+
+    /// (Re)sets the `total` stage to the time since the run started; called again after
+    /// the report is rendered so the total covers every stage.
+    pub fn update_total(&mut self) {
         if let Some(t) = self.started_at {
+            self.stages.retain(|s| s.name != "total");
             self.stage("total", t);
         }
     }

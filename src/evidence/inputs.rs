@@ -22,23 +22,33 @@ pub struct InputLog {
 
 impl InputLog {
     pub fn record(&self, path: &Path, logical: &str, bytes: &[u8]) {
+        if self.contains(path) {
+            return;
+        }
+        // Hash outside the lock: sources run in parallel.
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        self.insert(path, logical, bytes.len() as u64, sha256);
+    }
+
+    pub fn contains(&self, path: &Path) -> bool {
+        match self.seen.lock() {
+            Ok(g) => g.contains_key(path),
+            Err(p) => p.into_inner().contains_key(path),
+        }
+    }
+
+    /// Records a file hashed elsewhere (e.g. while it was streamed into a copy).
+    pub fn insert(&self, path: &Path, logical: &str, size: u64, sha256: String) {
         let mut seen = match self.seen.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if seen.contains_key(path) {
-            return;
-        }
-        let sha256 = hex::encode(Sha256::digest(bytes));
-        seen.insert(
-            path.to_path_buf(),
-            InputRecord {
-                path: path.to_path_buf(),
-                logical: logical.to_string(),
-                size: bytes.len() as u64,
-                sha256,
-            },
-        );
+        seen.entry(path.to_path_buf()).or_insert_with(|| InputRecord {
+            path: path.to_path_buf(),
+            logical: logical.to_string(),
+            size,
+            sha256,
+        });
     }
 
     /// All inputs, sorted by path.
