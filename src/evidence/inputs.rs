@@ -43,12 +43,13 @@ impl InputLog {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        seen.entry(path.to_path_buf()).or_insert_with(|| InputRecord {
-            path: path.to_path_buf(),
-            logical: logical.to_string(),
-            size,
-            sha256,
-        });
+        seen.entry(path.to_path_buf())
+            .or_insert_with(|| InputRecord {
+                path: path.to_path_buf(),
+                logical: logical.to_string(),
+                size,
+                sha256,
+            });
     }
 
     /// All inputs, sorted by path.

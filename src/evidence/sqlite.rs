@@ -134,14 +134,22 @@ fn copy_hashed(ev: &Evidence, art: &Artifact, to: &Path) -> Result<(), EvidenceE
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = src.read(&mut buf).map_err(|e| EvidenceError::io(&art.path, e))?;
+        let n = src
+            .read(&mut buf)
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(|e| EvidenceError::io(to, e))?;
+        dst.write_all(&buf[..n])
+            .map_err(|e| EvidenceError::io(to, e))?;
         size += n as u64;
     }
-    ev.inputs.insert(&art.path, &art.logical, size, hex::encode(hasher.finalize()));
+    ev.inputs.insert(
+        &art.path,
+        &art.logical,
+        size,
+        hex::encode(hasher.finalize()),
+    );
     Ok(())
 }
