@@ -147,36 +147,3 @@ pub fn value_string(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
         ValueRef::Null => None,
     }
 }
-
-/// Schema-driven SQL: `SELECT <wanted columns that exist> FROM table`, with `NULL` in
-/// place of each missing column so rows can still be read by position. A missing table
-/// gives `None`; missing columns are warnings. Columns come and go across iOS versions.
-pub fn select_existing(
-    conn: &rusqlite::Connection,
-    table: &str,
-    wanted: &[&str],
-    p: &mut Parse<'_>,
-) -> Option<String> {
-    let have = crate::evidence::table_columns(conn, table);
-    if have.is_empty() {
-        p.warn(format!("table {table} not found"));
-        return None;
-    }
-    let mut cols = Vec::with_capacity(wanted.len());
-    let mut missing = Vec::new();
-    for w in wanted {
-        if have.iter().any(|h| h.eq_ignore_ascii_case(w)) {
-            cols.push(format!("\"{w}\""));
-        } else {
-            missing.push(*w);
-            cols.push(format!("NULL AS \"{w}\""));
-        }
-    }
-    if !missing.is_empty() {
-        p.warn(format!(
-            "table {table} lacks columns {}",
-            missing.join(", ")
-        ));
-    }
-    Some(format!("SELECT {} FROM \"{table}\"", cols.join(", ")))
-}
