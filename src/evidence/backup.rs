@@ -1,11 +1,11 @@
 //! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
+use super::mbfile::{self, MbFile};
 use super::sqlite::KeptCopy;
 use super::{Artifact, Evidence, EvidenceError, Lookup};
 
@@ -28,6 +28,8 @@ pub struct ManifestEntry {
     pub domain: String,
     pub relative_path: String,
     pub flags: i64,
+    /// The decoded `file` blob; `None` when it is missing or cannot be decoded.
+    pub file: Option<MbFile>,
 }
 
 impl ManifestEntry {
@@ -42,8 +44,8 @@ impl ManifestEntry {
 /// The backup's file index, read once from a private copy of Manifest.db.
 #[derive(Debug)]
 pub struct ManifestIndex {
+    /// Sorted by (domain, relativePath).
     pub entries: Vec<ManifestEntry>,
-    by_path: HashMap<(String, String), usize>,
     /// The private copy of Manifest.db (for sources that read the MBFile blobs).
     pub copy: KeptCopy,
     pub artifact: Artifact,
@@ -66,43 +68,53 @@ impl ManifestIndex {
             path: artifact.path.clone(),
             source: e,
         };
+        // One pass over `Files`, blobs included: the manifest source reads the decoded
+        // times from here instead of querying the table again.
         let mut entries = Vec::new();
         {
             let mut stmt = copy
                 .conn()
-                .prepare("SELECT fileID, domain, relativePath, flags FROM Files ORDER BY domain, relativePath")
+                .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
                 .map_err(sql_err)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(ManifestEntry {
-                        file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                        domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        relative_path: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        flags: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-                    })
-                })
-                .map_err(sql_err)?;
-            for r in rows {
-                entries.push(r.map_err(sql_err)?);
+            let mut rows = stmt.query([]).map_err(sql_err)?;
+            while let Some(r) = rows.next().map_err(sql_err)? {
+                let text = |i: usize| -> String {
+                    r.get::<_, Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                };
+                let file = match r.get_ref(4) {
+                    Ok(rusqlite::types::ValueRef::Blob(b)) => mbfile::decode(b).ok(),
+                    _ => None,
+                };
+                entries.push(ManifestEntry {
+                    file_id: text(0),
+                    domain: text(1),
+                    relative_path: text(2),
+                    flags: r.get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0),
+                    file,
+                });
             }
         }
-        let by_path = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| ((e.domain.clone(), e.relative_path.clone()), i))
-            .collect();
+        entries.sort_by(|a, b| {
+            (a.domain.as_str(), a.relative_path.as_str())
+                .cmp(&(b.domain.as_str(), b.relative_path.as_str()))
+        });
         Ok(ManifestIndex {
             entries,
-            by_path,
             copy: copy.keep(),
             artifact,
         })
     }
 
     pub fn get(&self, domain: &str, relative: &str) -> Option<&ManifestEntry> {
-        self.by_path
-            .get(&(domain.to_string(), relative.to_string()))
-            .map(|&i| &self.entries[i])
+        let i = self.entries.partition_point(|e| {
+            (e.domain.as_str(), e.relative_path.as_str()) < (domain, relative)
+        });
+        self.entries
+            .get(i)
+            .filter(|e| e.domain == domain && e.relative_path == relative)
     }
 
     /// Entries of a domain whose path starts with `prefix` (sorted by path).
