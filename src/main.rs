@@ -3,6 +3,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Many short-lived strings and two threads: see docs/BENCHMARKS.md for the measurement.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "chainline",

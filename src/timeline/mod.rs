@@ -216,7 +216,8 @@ fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        // Level 1: most of level 3's size at a fraction of its time (docs/BENCHMARKS.md).
+        .with_compression(ParquetCompression::Zstd(ZstdLevel::try_new(1).ok()))
         .finish(df)?;
     Ok(())
 }
