@@ -216,8 +216,7 @@ fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file)
-        // Level 1: most of level 3's size at a fraction of its time (docs/BENCHMARKS.md).
-        .with_compression(ParquetCompression::Zstd(ZstdLevel::try_new(1).ok()))
+        .with_compression(ParquetCompression::Zstd(None))
         .finish(df)?;
     Ok(())
 }
