@@ -1,4 +1,5 @@
-//! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index.
+//! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index (of an
+//! encrypted backup too, once [`super::crypto`] has its keys).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -6,8 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use super::sqlite::KeptCopy;
-use super::{Artifact, Evidence, EvidenceError, Lookup};
+use super::crypto::Encryption;
+use super::sqlite::{KeptCopy, SqliteCopy};
+use super::{mbfile, Artifact, Evidence, EvidenceError, Lookup};
 
 /// What the evidence says about the phone.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -28,6 +30,10 @@ pub struct ManifestEntry {
     pub domain: String,
     pub relative_path: String,
     pub flags: i64,
+    /// Encrypted backups: the file's wrapped key (class + RFC 3394 blob) from its
+    /// MBFile `EncryptionKey`, and its plaintext `Size`.
+    pub encryption_key: Option<Vec<u8>>,
+    pub size: Option<u64>,
 }
 
 impl ManifestEntry {
@@ -54,6 +60,7 @@ impl ManifestIndex {
         ev: &Evidence,
         root: &Path,
         container: usize,
+        encryption: Option<&Encryption>,
     ) -> Result<ManifestIndex, EvidenceError> {
         let artifact = Artifact {
             logical: "Manifest.db".into(),
@@ -61,24 +68,54 @@ impl ManifestIndex {
             container,
             backup: None,
         };
-        let copy = ev.open_sqlite(&artifact)?;
+        let copy = match encryption.and_then(|e| e.manifest_key.as_ref()) {
+            Some(key) => {
+                let copy = SqliteCopy::open_keyed(ev, &artifact, &[], Some(key));
+                // The class keys unwrapped, so a Manifest.db that is not SQLite now is damaged.
+                copy.map_err(|e| EvidenceError::Invalid {
+                    path: artifact.path.clone(),
+                    msg: format!("did not decrypt to a SQLite database ({e})"),
+                })?
+            }
+            None => ev.open_sqlite(&artifact)?,
+        };
         let sql_err = |e| EvidenceError::Sqlite {
             path: artifact.path.clone(),
             source: e,
         };
+        // Only an encrypted backup needs the MBFile blobs now (for each file's key).
+        let keyed = encryption.is_some();
         let mut entries = Vec::new();
         {
             let mut stmt = copy
                 .conn()
-                .prepare("SELECT fileID, domain, relativePath, flags FROM Files ORDER BY domain, relativePath")
+                .prepare(if keyed {
+                    "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY domain, relativePath"
+                } else {
+                    "SELECT fileID, domain, relativePath, flags FROM Files ORDER BY domain, relativePath"
+                })
                 .map_err(sql_err)?;
             let rows = stmt
                 .query_map([], |r| {
+                    let flags = r.get::<_, Option<i64>>(3)?.unwrap_or(0);
+                    let mb = if keyed && flags == 1 {
+                        r.get::<_, Option<Vec<u8>>>(4)
+                            .ok()
+                            .flatten()
+                            .and_then(|b| mbfile::decode(&b).ok())
+                    } else {
+                        None
+                    };
+                    let (encryption_key, size) = mb
+                        .map(|m| (m.encryption_key, m.size.and_then(|s| u64::try_from(s).ok())))
+                        .unwrap_or_default();
                     Ok(ManifestEntry {
                         file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                         domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                         relative_path: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        flags: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                        flags,
+                        encryption_key,
+                        size,
                     })
                 })
                 .map_err(sql_err)?;
@@ -177,22 +214,25 @@ pub(super) fn is_backup_dir(dir: &Path) -> bool {
         || (dir.join("Manifest.plist").is_file() && dir.join("Info.plist").is_file())
 }
 
-/// Refuses encrypted backups: Manifest.plist `IsEncrypted`, or a Manifest.db that is
-/// not plain SQLite.
-pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), EvidenceError> {
+/// Manifest.plist, when the backup is encrypted: `IsEncrypted`, or a `ManifestKey`
+/// beside a Manifest.db that is not plain SQLite. A Manifest.db that is not SQLite in
+/// a backup that does not say it is encrypted is refused.
+pub(super) fn encrypted_manifest(
+    ev: &Evidence,
+    dir: &Path,
+) -> Result<Option<plist::Dictionary>, EvidenceError> {
     let mp = dir.join("Manifest.plist");
+    let mut manifest = None;
     if mp.is_file() {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        if let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) {
-            if v.as_dictionary()
-                .and_then(|d| d.get("IsEncrypted"))
-                .and_then(|b| b.as_boolean())
-                == Some(true)
-            {
-                return Err(EvidenceError::Encrypted(dir.to_path_buf()));
-            }
-        }
+        manifest = plist::Value::from_reader(std::io::Cursor::new(&bytes))
+            .ok()
+            .and_then(plist::Value::into_dictionary);
+    }
+    let says = |k: &str| manifest.as_ref().and_then(|d| d.get(k));
+    if says("IsEncrypted").and_then(|b| b.as_boolean()) == Some(true) {
+        return Ok(manifest);
     }
     let db = dir.join("Manifest.db");
     let mut head = [0u8; 16];
@@ -200,9 +240,16 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| EvidenceError::io(&db, e))?;
     if n < 16 || &head != b"SQLite format 3\0" {
-        return Err(EvidenceError::Encrypted(dir.to_path_buf()));
+        if says("ManifestKey").is_some() {
+            return Ok(manifest);
+        }
+        return Err(EvidenceError::Invalid {
+            path: db,
+            msg: "not a SQLite database, and Manifest.plist does not say the backup is encrypted"
+                .into(),
+        });
     }
-    Ok(())
+    Ok(None)
 }
 
 pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
