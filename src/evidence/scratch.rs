@@ -7,11 +7,19 @@
 //! keeps the one process-wide list in the crate.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tempfile::TempDir;
 
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// A password prompt has turned terminal echo off.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks a no-echo password prompt as running, so an interrupt turns echo back on.
+pub(crate) fn set_prompting(on: bool) {
+    PROMPTING.store(on, Ordering::SeqCst);
+}
 
 fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     match LIVE.lock() {
@@ -63,6 +71,13 @@ pub fn remove_all() {
 pub fn install_interrupt_handler() -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(|| {
         remove_all();
+        if PROMPTING.load(Ordering::SeqCst) {
+            // Exiting here skips the prompt's own restore of the terminal.
+            let _ = std::process::Command::new("stty")
+                .arg("echo")
+                .stdin(std::process::Stdio::inherit())
+                .status();
+        }
         eprintln!("\ninterrupted: private temp files removed");
         std::process::exit(130);
     })

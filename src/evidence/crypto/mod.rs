@@ -181,11 +181,13 @@ impl<'a> Keyring<'a> {
         if !self.unlock.interactive {
             return Err(CryptoError::NoPassword);
         }
+        super::scratch::set_prompting(true);
         let typed = rpassword::prompt_password(format!(
             "password of the encrypted backup {}: ",
             backup.display()
-        ))
-        .map_err(|_| CryptoError::NoPassword)?;
+        ));
+        super::scratch::set_prompting(false);
+        let typed = typed.map_err(|_| CryptoError::NoPassword)?;
         let p = Password::new(typed);
         *prompted = Some(p.clone());
         Ok(p)
@@ -211,23 +213,28 @@ impl<'a> Keyring<'a> {
             indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        spinner.set_message(format!(
-            "deriving the backup key ({} rounds{})",
-            bag.dp_iterations
-                .map(|n| format!("{n} PBKDF2-SHA256 + "))
-                .unwrap_or_default()
-                + &format!("{} PBKDF2-SHA1", bag.iterations),
-            if bag.sha1_only() {
-                ", iOS before 10.2"
-            } else {
-                ""
-            }
-        ));
+        let rounds = match bag.dp_iterations {
+            Some(dp) => format!("{} + {}", thousands(dp), thousands(bag.iterations)),
+            None => format!("{}, iOS before 10.2", thousands(bag.iterations)),
+        };
+        spinner.set_message(format!("deriving the backup key (PBKDF2, {rounds} rounds)"));
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
         let key = bag.derive(password.as_bytes());
         spinner.finish_and_clear();
         Ok((key, UnlockMethod::Password))
     }
+}
+
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// An opened encrypted backup: its class keys, kept in memory for the run.
@@ -310,4 +317,39 @@ pub fn derive_key(backup: &Path, unlock: &Unlock) -> anyhow::Result<BackupKey> {
         (e, _) => e,
     })?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let p = Password::new("hunter2".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
+        let k = BackupKey(Zeroizing::new([0xab; 32]));
+        assert!(!format!("{k:?}").contains("abab"));
+    }
+
+    #[test]
+    fn rounds_read_with_separators() {
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(thousands(1000), "1,000");
+    }
+
+    #[test]
+    fn key_files_in_mvt_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k");
+        let key = BackupKey(Zeroizing::new([7; 32]));
+        key.write_file(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "07".repeat(32));
+        assert!(key.write_file(&path).is_err(), "an existing file is kept");
+        // MVT's file, with a trailing newline added by an editor, still reads.
+        std::fs::write(&path, format!("{}\n", "07".repeat(32))).unwrap();
+        assert_eq!(*BackupKey::read_file(&path).unwrap().0, [7; 32]);
+        std::fs::write(&path, "07".repeat(31)).unwrap();
+        assert!(BackupKey::read_file(&path).is_err());
+    }
 }
