@@ -454,6 +454,21 @@ fn key_file_round_trip() {
     let key = tmp.path().join("keys").join("alice.key");
     std::fs::create_dir_all(key.parent().unwrap()).unwrap();
 
+    // A plaintext backup has no key.
+    let r = run(
+        &[
+            "key",
+            "-q",
+            s(&plain),
+            "-o",
+            s(&key),
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    );
+    assert_one_line_error(&r.stderr(), "not an encrypted backup");
+    assert!(!key.exists());
     // Wrong password: no key file.
     let r = run(
         &["key", "-q", s(&enc), "-o", s(&key), "--password", "nope"],
@@ -683,4 +698,63 @@ fn ctrl_c_during_the_run_removes_the_temp_folder() {
     );
     assert!(!scratch.exists(), "scratch folder left after Ctrl-C");
     assert_eq!(std::fs::read_dir(private.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn one_file_that_does_not_decrypt_costs_only_its_own_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Before iOS 10.2 Manifest.db is in the clear, so its key blobs can be spoiled here.
+    let (_, enc) = twins(tmp.path(), None, PASSWORD, EncryptOptions::before_10_2(10));
+    let db = Connection::open(enc.join("Manifest.db")).unwrap();
+    let id = file_id("HomeDomain", "Library/SMS/sms.db");
+    let blob: Vec<u8> = db
+        .query_row("SELECT file FROM Files WHERE fileID = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut mb = mbfile::decode(&blob).unwrap();
+    let mut key = mb.encryption_key.take().unwrap();
+    key[10] ^= 0xff;
+    mb.encryption_key = Some(key);
+    db.execute(
+        "UPDATE Files SET file = ?1 WHERE fileID = ?2",
+        rusqlite::params![mbfile::encode(&mb), id],
+    )
+    .unwrap();
+    drop(db);
+    let out = tmp.path().join("out");
+    let r = run(
+        &[
+            "analyze",
+            "-q",
+            s(&enc),
+            "-o",
+            s(&out),
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    );
+    assert!(r.ok(), "{}", r.stderr());
+    r.assert_temp_empty();
+    let log = run_json(&out);
+    let sms = log["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source"] == "sms")
+        .unwrap();
+    assert_eq!(sms["status"], "failed");
+    assert!(
+        sms["error"].as_str().unwrap().contains("cannot decrypt"),
+        "{sms}"
+    );
+    let manifest = log["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source"] == "manifest")
+        .unwrap();
+    assert_eq!(manifest["status"], "parsed");
+    assert!(timeline(&out).height() >= 4);
 }

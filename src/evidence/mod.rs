@@ -373,6 +373,16 @@ impl Evidence {
             return Ok(None);
         };
         let Some(wrapped) = &entry.encryption_key else {
+            // An empty file needs no key; bytes without one would be read as ciphertext.
+            if std::fs::metadata(&art.path).is_ok_and(|m| m.len() > 0) {
+                return Err(EvidenceError::Invalid {
+                    path: art.path.clone(),
+                    msg: format!(
+                        "{} has no EncryptionKey in Manifest.db, so it cannot be decrypted",
+                        art.logical
+                    ),
+                });
+            }
             return Ok(None);
         };
         let key = enc

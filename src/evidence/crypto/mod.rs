@@ -308,6 +308,12 @@ pub fn derive_key(backup: &Path, unlock: &Unlock) -> anyhow::Result<BackupKey> {
     let d = v
         .as_dictionary()
         .with_context(|| format!("{} is not a dictionary", mp.display()))?;
+    if d.get("IsEncrypted").and_then(plist::Value::as_boolean) != Some(true) {
+        anyhow::bail!(
+            "{} is not an encrypted backup (Manifest.plist IsEncrypted is not true): it has no key to save",
+            backup.display()
+        );
+    }
     let bag = keybag_of(d)?;
     let keyring = Keyring::new(unlock);
     let (key, method) = keyring.key_for(backup, &bag)?;
