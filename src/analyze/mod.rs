@@ -147,9 +147,11 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     log.finish();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
 
-    // The report reads only what was saved above, exactly as `chainline report OUT` does.
+    // The report reads only what was saved above, as `chainline report OUT` does; the
+    // timeline it would read back is the frame just written, so it is handed over.
     let t = Instant::now();
-    let report = crate::report::render(&opts.out).context("writing report.html")?;
+    let report = crate::report::render_saved_timeline(&opts.out, timeline.clone())
+        .context("writing report.html")?;
     log.stage("report_render", t);
     log.update_total();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;

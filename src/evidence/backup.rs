@@ -1,15 +1,15 @@
 //! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index (of an
 //! encrypted backup too, once [`super::crypto`] has its keys).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
 use super::crypto::Encryption;
+use super::mbfile::{self, MbFile};
 use super::sqlite::{KeptCopy, SqliteCopy};
-use super::{mbfile, Artifact, Evidence, EvidenceError, Lookup};
+use super::{Artifact, Evidence, EvidenceError, Lookup};
 
 /// What the evidence says about the phone.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -30,10 +30,8 @@ pub struct ManifestEntry {
     pub domain: String,
     pub relative_path: String,
     pub flags: i64,
-    /// Encrypted backups: the file's wrapped key (class + RFC 3394 blob) from its
-    /// MBFile `EncryptionKey`, and its plaintext `Size`.
-    pub encryption_key: Option<Vec<u8>>,
-    pub size: Option<u64>,
+    /// The decoded `file` blob; `None` when it is missing or cannot be decoded.
+    pub file: Option<MbFile>,
 }
 
 impl ManifestEntry {
@@ -48,8 +46,8 @@ impl ManifestEntry {
 /// The backup's file index, read once from a private copy of Manifest.db.
 #[derive(Debug)]
 pub struct ManifestIndex {
+    /// Sorted by (domain, relativePath).
     pub entries: Vec<ManifestEntry>,
-    by_path: HashMap<(String, String), usize>,
     /// The private copy of Manifest.db (for sources that read the MBFile blobs).
     pub copy: KeptCopy,
     pub artifact: Artifact,
@@ -83,63 +81,53 @@ impl ManifestIndex {
             path: artifact.path.clone(),
             source: e,
         };
-        // Only an encrypted backup needs the MBFile blobs now (for each file's key).
-        let keyed = encryption.is_some();
+        // One pass over `Files`, blobs included: the manifest source reads the decoded
+        // times from here instead of querying the table again.
         let mut entries = Vec::new();
         {
             let mut stmt = copy
                 .conn()
-                .prepare(if keyed {
-                    "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY domain, relativePath"
-                } else {
-                    "SELECT fileID, domain, relativePath, flags FROM Files ORDER BY domain, relativePath"
-                })
+                .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
                 .map_err(sql_err)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    let flags = r.get::<_, Option<i64>>(3)?.unwrap_or(0);
-                    let mb = if keyed && flags == 1 {
-                        r.get::<_, Option<Vec<u8>>>(4)
-                            .ok()
-                            .flatten()
-                            .and_then(|b| mbfile::decode(&b).ok())
-                    } else {
-                        None
-                    };
-                    let (encryption_key, size) = mb
-                        .map(|m| (m.encryption_key, m.size.and_then(|s| u64::try_from(s).ok())))
-                        .unwrap_or_default();
-                    Ok(ManifestEntry {
-                        file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                        domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        relative_path: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        flags,
-                        encryption_key,
-                        size,
-                    })
-                })
-                .map_err(sql_err)?;
-            for r in rows {
-                entries.push(r.map_err(sql_err)?);
+            let mut rows = stmt.query([]).map_err(sql_err)?;
+            while let Some(r) = rows.next().map_err(sql_err)? {
+                let text = |i: usize| -> String {
+                    r.get::<_, Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                };
+                let file = match r.get_ref(4) {
+                    Ok(rusqlite::types::ValueRef::Blob(b)) => mbfile::decode(b).ok(),
+                    _ => None,
+                };
+                entries.push(ManifestEntry {
+                    file_id: text(0),
+                    domain: text(1),
+                    relative_path: text(2),
+                    flags: r.get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0),
+                    file,
+                });
             }
         }
-        let by_path = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| ((e.domain.clone(), e.relative_path.clone()), i))
-            .collect();
+        entries.sort_by(|a, b| {
+            (a.domain.as_str(), a.relative_path.as_str())
+                .cmp(&(b.domain.as_str(), b.relative_path.as_str()))
+        });
         Ok(ManifestIndex {
             entries,
-            by_path,
             copy: copy.keep(),
             artifact,
         })
     }
 
     pub fn get(&self, domain: &str, relative: &str) -> Option<&ManifestEntry> {
-        self.by_path
-            .get(&(domain.to_string(), relative.to_string()))
-            .map(|&i| &self.entries[i])
+        let i = self.entries.partition_point(|e| {
+            (e.domain.as_str(), e.relative_path.as_str()) < (domain, relative)
+        });
+        self.entries
+            .get(i)
+            .filter(|e| e.domain == domain && e.relative_path == relative)
     }
 
     /// Entries of a domain whose path starts with `prefix` (sorted by path).

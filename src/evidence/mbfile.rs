@@ -28,7 +28,73 @@ impl MbFile {
     }
 }
 
+/// Decodes a blob: the borrowing reader first, the `plist` crate when that reader
+/// cannot make sense of it (then the crate's error is the one reported).
 pub fn decode(blob: &[u8]) -> Result<MbFile, String> {
+    decode_fast(blob).map_or_else(|| decode_generic(blob), Ok)
+}
+
+/// The same fields read straight from the binary plist, without building a tree.
+fn decode_fast(blob: &[u8]) -> Option<MbFile> {
+    use super::bplist::{text, Bplist, Obj};
+    let p = Bplist::parse(blob).ok()?;
+    let root = p.object(p.top())?;
+    let Obj::Array(objects) = p.object(p.dict_get(root, "$objects")?)? else {
+        return None;
+    };
+    // A UID points into `$objects`; anything else is the value itself.
+    let resolve = |r: u64| -> Option<Obj<'_>> {
+        match p.object(r)? {
+            Obj::Uid(u) => p.object(objects.get(usize::try_from(u).ok()?)?),
+            other => Some(other),
+        }
+    };
+    let top = match p.dict_get(root, "$top").and_then(|r| p.object(r)) {
+        Some(t @ Obj::Dict(..)) => resolve(p.dict_get(t, "root")?)?,
+        _ => p.object(objects.get(1)?)?,
+    };
+    if !matches!(top, Obj::Dict(..)) {
+        return None;
+    }
+    let int = |k: &str| -> Option<i64> {
+        match resolve(p.dict_get(top, k)?)? {
+            Obj::Int(v) => Some(v),
+            Obj::Real(r) => Some(r as i64),
+            _ => None,
+        }
+    };
+    // NSMutableData: an object holding NS.data (a bare data value is accepted too).
+    let encryption_key = match p.dict_get(top, "EncryptionKey") {
+        None => None,
+        Some(r) => Some(match resolve(r)? {
+            Obj::Data(b) => b.to_vec(),
+            d @ Obj::Dict(..) => match resolve(p.dict_get(d, "NS.data")?)? {
+                Obj::Data(b) => b.to_vec(),
+                _ => return None,
+            },
+            _ => return None,
+        }),
+    };
+    Some(MbFile {
+        last_modified: int("LastModified"),
+        last_status_change: int("LastStatusChange"),
+        birth: int("Birth"),
+        size: int("Size"),
+        mode: int("Mode"),
+        inode: int("InodeNumber"),
+        user_id: int("UserID"),
+        group_id: int("GroupID"),
+        protection_class: int("ProtectionClass"),
+        relative_path: p
+            .dict_get(top, "RelativePath")
+            .and_then(resolve)
+            .and_then(text),
+        encryption_key,
+    })
+}
+
+/// The reference decoder: the whole archive as a `plist::Value` tree.
+pub fn decode_generic(blob: &[u8]) -> Result<MbFile, String> {
     let v =
         Value::from_reader(std::io::Cursor::new(blob)).map_err(|e| format!("not a plist: {e}"))?;
     let root = v.as_dictionary().ok_or("plist root is not a dictionary")?;
@@ -183,6 +249,40 @@ mod tests {
         let back = decode(&encode(&enc)).unwrap();
         assert_eq!(back, enc);
         assert!(back.has_encryption_key());
+    }
+
+    #[test]
+    fn fast_and_generic_decoders_agree() {
+        let samples = [
+            MbFile::default(),
+            MbFile {
+                last_modified: Some(1_663_063_494),
+                last_status_change: Some(-1),
+                birth: Some(i64::from(u32::MAX) + 7),
+                size: Some(1 << 40),
+                mode: Some(0o100644),
+                inode: Some(12),
+                user_id: Some(501),
+                group_id: Some(501),
+                protection_class: Some(3),
+                relative_path: Some("Library/SMS/Attachments/ab/été/IMG_0001.HEIC".into()),
+                encryption_key: None,
+            },
+            MbFile {
+                size: Some(40_960),
+                protection_class: Some(3),
+                relative_path: Some("Library/SMS/sms.db".into()),
+                encryption_key: Some((0u8..44).collect()),
+                ..Default::default()
+            },
+        ];
+        for f in samples {
+            let blob = encode(&f);
+            assert_eq!(decode_fast(&blob), Some(decode_generic(&blob).unwrap()));
+            if f.relative_path.is_some() {
+                assert_eq!(decode(&blob).unwrap(), f);
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! same scratch folder for SQLite.
 
 mod backup;
+pub mod bplist;
 pub mod crypto;
 mod discover;
 mod inputs;
@@ -372,7 +373,7 @@ impl Evidence {
         let Some(entry) = m.get(domain, rel) else {
             return Ok(None);
         };
-        let Some(wrapped) = &entry.encryption_key else {
+        let Some(wrapped) = entry.file.as_ref().and_then(|f| f.encryption_key.as_ref()) else {
             // An empty file needs no key; bytes without one would be read as ciphertext.
             if std::fs::metadata(&art.path).is_ok_and(|m| m.len() > 0) {
                 return Err(EvidenceError::Invalid {
@@ -392,7 +393,12 @@ impl Evidence {
                 path: art.path.clone(),
                 msg: format!("cannot decrypt {}: {e}", art.logical),
             })?;
-        Ok(Some((key, entry.size)))
+        let size = entry
+            .file
+            .as_ref()
+            .and_then(|f| f.size)
+            .and_then(|s| u64::try_from(s).ok());
+        Ok(Some((key, size)))
     }
 
     /// Copies a SQLite artifact and its `-wal`/`-shm` companions into the scratch

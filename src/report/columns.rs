@@ -2,7 +2,6 @@
 //! (context tables, the explorer payload). The frame is sorted by time, rows without
 //! a time last.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -43,29 +42,45 @@ impl Columns {
     pub fn new(df: &DataFrame) -> PolarsResult<Columns> {
         let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
         let timed = ts.iter().take_while(|t| t.is_some()).count();
+        // Most rows share a handful of tag lists: look each row's list up by its
+        // joined text (built in a reused buffer) and allocate only for new lists.
         let mut tag_sets: Vec<Vec<String>> = Vec::new();
-        let mut index: HashMap<Vec<String>, u32> = HashMap::new();
+        let mut index: PlHashMap<String, u32> = PlHashMap::default();
         let mut tag_ids = Vec::with_capacity(ts.len());
         let lists = df.column("tags")?.list()?.rechunk();
-        // amortized_iter needs a chunk to exist; an empty frame has no rows to read anyway.
-        let mut iter = (!lists.is_empty()).then(|| lists.amortized_iter());
-        for list in iter.iter_mut().flatten() {
-            let tags: Vec<String> = match list {
-                Some(s) => s
-                    .as_ref()
-                    .str()?
-                    .iter()
-                    .flatten()
-                    .map(str::to_string)
-                    .collect(),
-                None => Vec::new(),
-            };
-            let next = tag_sets.len() as u32;
-            let id = *index.entry(tags).or_insert_with_key(|k| {
-                tag_sets.push(k.clone());
-                next
-            });
-            tag_ids.push(id);
+        let mut key = String::new();
+        for arr in lists.downcast_iter() {
+            let values = Series::try_from((PlSmallStr::from("tags"), arr.values().clone()))?;
+            let values = values.str()?;
+            let offsets = arr.offsets().as_slice();
+            for row in 0..arr.len() {
+                let (lo, hi) = (offsets[row] as usize, offsets[row + 1] as usize);
+                let valid = arr.validity().is_none_or(|v| v.get_bit(row));
+                key.clear();
+                if valid {
+                    for j in lo..hi {
+                        key.push_str(values.get(j).unwrap_or(""));
+                        key.push('\0');
+                    }
+                }
+                let id = match index.get(key.as_str()) {
+                    Some(id) => *id,
+                    None => {
+                        let id = tag_sets.len() as u32;
+                        let tags = if valid {
+                            (lo..hi)
+                                .map(|j| values.get(j).unwrap_or("").to_string())
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        tag_sets.push(tags);
+                        index.insert(key.clone(), id);
+                        id
+                    }
+                };
+                tag_ids.push(id);
+            }
         }
         Ok(Columns {
             timed,

@@ -16,7 +16,9 @@
 //! Every string goes through [`push_str`], which escapes `<`, `>`, `&`, U+2028 and
 //! U+2029 so that evidence text such as `</script>` cannot end the block.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use polars::prelude::PlHashMap as HashMap;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -204,7 +206,7 @@ pub(crate) fn build<'a>(
     out.push(']');
 
     // Tags: dictionary of tag lists, indexed per row.
-    let mut tag_dict: HashMap<u32, u32> = HashMap::new();
+    let mut tag_dict: HashMap<u32, u32> = HashMap::default();
     let mut tag_order: Vec<u32> = Vec::new();
     let tag_idx: Vec<u32> = rows
         .iter()
@@ -250,12 +252,18 @@ pub(crate) fn build<'a>(
     }
     out.push(']');
 
-    let position: HashMap<usize, usize> = rows.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    // Timeline row → its place among the embedded rows.
+    let mut position: Vec<Option<usize>> = vec![None; cols.len()];
+    for (k, &i) in rows.iter().enumerate() {
+        position[i] = Some(k);
+    }
     for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
         let _ = write!(out, ",\"{name}\":[");
         let mut first = true;
         for (i, values) in marks {
-            let Some(k) = position.get(i) else { continue };
+            let Some(k) = position.get(*i).copied().flatten() else {
+                continue;
+            };
             if !first {
                 out.push(',');
             }
@@ -340,22 +348,23 @@ fn template(message: &str, target: &str, actor: &str, nums: &mut Vec<u64>) -> Op
 /// A string column: values seen more than once go to a dictionary and are referred
 /// to by index; values seen once are written in place.
 fn push_column<'a>(out: &mut String, name: &str, values: impl Iterator<Item = &'a str> + Clone) {
-    let mut seen: HashMap<&str, u32> = HashMap::new();
+    // Per distinct value: how often it occurs, then its dictionary index once given.
+    let mut seen: HashMap<&str, (u32, u32)> = HashMap::default();
     for v in values.clone() {
-        *seen.entry(v).or_default() += 1;
+        seen.entry(v).or_insert((0, u32::MAX)).0 += 1;
     }
-    let mut dict: HashMap<&str, u32> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
     let mut refs: Vec<Result<u32, &str>> = Vec::new();
     for v in values {
-        if seen.get(v).copied().unwrap_or(0) > 1 {
-            let next = order.len() as u32;
-            refs.push(Ok(*dict.entry(v).or_insert_with(|| {
-                order.push(v);
-                next
-            })));
-        } else {
-            refs.push(Err(v));
+        match seen.get_mut(v) {
+            Some((count, idx)) if *count > 1 => {
+                if *idx == u32::MAX {
+                    *idx = order.len() as u32;
+                    order.push(v);
+                }
+                refs.push(Ok(*idx));
+            }
+            _ => refs.push(Err(v)),
         }
     }
     let _ = write!(out, ",\"{name}\":{{\"d\":");

@@ -55,7 +55,23 @@ pub fn render(out: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub fn render_with(out: &Path, opts: &Options) -> anyhow::Result<PathBuf> {
-    let saved = saved::Saved::load(out)?;
+    write(out, saved::Saved::load(out)?, opts)
+}
+
+/// As [`render`], for a caller that holds the frame it has just saved as
+/// `out/timeline.parquet` (the same rows: the page is identical).
+pub fn render_saved_timeline(
+    out: &Path,
+    timeline: polars::prelude::DataFrame,
+) -> anyhow::Result<PathBuf> {
+    write(
+        out,
+        saved::Saved::load_with(out, Some(timeline))?,
+        &Options::default(),
+    )
+}
+
+fn write(out: &Path, saved: saved::Saved, opts: &Options) -> anyhow::Result<PathBuf> {
     let html = html(&saved, opts, Utc::now())?;
     let path = out.join(FILE_NAME);
     let tmp = out.join(format!(".{FILE_NAME}.tmp"));
@@ -96,10 +112,26 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
         "script_hashes",
         &format!("{} {}", hash(HEAD_SCRIPT), hash(SCRIPT)),
     );
-    ctx.insert("payload", &payload.json);
-    tera.render("report.html", &ctx)
-        .context("rendering the report")
+    let page = tera
+        .render("report.html", &ctx)
+        .context("rendering the report")?;
+    // The payload (tens of MB) is spliced in after rendering rather than passed through
+    // the template context. The marker holds `<`, which neither tera's escaping nor the
+    // payload's can produce, so evidence text cannot forge it.
+    let mut parts = page.splitn(3, PAYLOAD_MARKER);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(head), Some(tail), None) => {
+            let mut html = String::with_capacity(head.len() + payload.json.len() + tail.len());
+            html.push_str(head);
+            html.push_str(&payload.json);
+            html.push_str(tail);
+            Ok(html)
+        }
+        _ => anyhow::bail!("the report template must hold the payload marker exactly once"),
+    }
 }
+
+const PAYLOAD_MARKER: &str = "<!--chainline:payload-->";
 
 /// A time as every table of the report shows it: UTC, microseconds, no zone letter
 /// (headers say UTC).

@@ -115,9 +115,20 @@ impl Saved {
     /// nothing to report on); a missing or damaged findings.json or annotations.json
     /// is reported in the page and the rest still renders.
     pub fn load(out: &Path) -> anyhow::Result<Saved> {
-        let tl_path = out.join("timeline.parquet");
-        let timeline = timeline::read_parquet(&tl_path)
-            .with_context(|| format!("reading {}", tl_path.display()))?;
+        Saved::load_with(out, None)
+    }
+
+    /// As [`Saved::load`], with the timeline given when the caller has just written
+    /// it to `out/timeline.parquet` (analyze), so it is not read back.
+    pub fn load_with(out: &Path, timeline: Option<DataFrame>) -> anyhow::Result<Saved> {
+        let timeline = match timeline {
+            Some(t) => t,
+            None => {
+                let tl_path = out.join("timeline.parquet");
+                timeline::read_parquet(&tl_path)
+                    .with_context(|| format!("reading {}", tl_path.display()))?
+            }
+        };
         let timeline = sorted_by_time(timeline).context("sorting the timeline")?;
 
         let run_path = out.join("run.json");

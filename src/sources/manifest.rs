@@ -6,7 +6,7 @@
 //! manifest still lists a file below them: a modified, emptied attachment folder is the
 //! Operation Triangulation trace (Kaspersky, triangle_check).
 
-use crate::evidence::{mbfile, Evidence, Lookup};
+use crate::evidence::{Evidence, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Parse, Source, SourceError};
@@ -33,17 +33,15 @@ impl Source for Manifest {
         let Some(index) = container.manifest.as_ref() else {
             return Err(SourceError::Format("not a backup manifest".into()));
         };
-        let conn = index.copy.open()?;
-        let mut stmt = conn.prepare("SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY domain, relativePath")?;
-        let mut rows = stmt.query([])?;
         let mut undecodable = 0usize;
-        while let Some(r) = rows.next()? {
-            let file_id: String = r.get::<_, Option<String>>(0)?.unwrap_or_default();
-            let domain: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
-            let rel: String = r.get::<_, Option<String>>(2)?.unwrap_or_default();
-            let flags: i64 = r.get::<_, Option<i64>>(3)?.unwrap_or(0);
-            let blob: Option<Vec<u8>> = r.get(4).ok();
-            let Some(mb) = blob.as_deref().and_then(|b| mbfile::decode(b).ok()) else {
+        for entry in &index.entries {
+            let (file_id, domain, rel, flags) = (
+                &entry.file_id,
+                &entry.domain,
+                &entry.relative_path,
+                entry.flags,
+            );
+            let Some(mb) = entry.file.as_ref() else {
                 undecodable += 1;
                 continue;
             };

@@ -168,20 +168,49 @@ pub fn empty() -> PolarsResult<DataFrame> {
     TimelineBuilder::default().finish()
 }
 
-/// Concatenates per-source frames and sorts them by time once (nulls last, ties
-/// kept in source order so output is stable from run to run).
+/// Concatenates per-source frames and sorts them by time once: nulls last, ties broken
+/// by source, artifact, record and kind, then kept in source order, so output is the
+/// same from run to run. The order is computed on row numbers (times decide almost
+/// every comparison) and the rows are gathered once, instead of copying the whole
+/// frame into one chunk and again into sorted order.
 pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let mut all = empty()?;
     for f in frames {
-        all.vstack_mut(&f)?;
+        all.vstack_mut_owned(f)?;
     }
-    all.rechunk_mut();
-    all.sort(
-        ["ts", "source", "artifact", "record", "kind"],
-        SortMultipleOptions::default()
-            .with_nulls_last(true)
-            .with_maintain_order(true),
-    )
+    let order = sort_order(&all)?;
+    all.take(&IdxCa::from_vec("order".into(), order))
+}
+
+fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
+    let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
+    let text = |name: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(name)?.str()?.rechunk().into_owned())
+    };
+    let keys = [
+        text("source")?,
+        text("artifact")?,
+        text("record")?,
+        text("kind")?,
+    ];
+    let mut order: Vec<IdxSize> = (0..ts.len() as IdxSize).collect();
+    // `sort_by` is stable: rows equal on every key keep their source order.
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        let by_time = match (ts[a], ts[b]) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_time.then_with(|| {
+            keys.iter()
+                .map(|k| k.get(a).cmp(&k.get(b)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    Ok(order)
 }
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
