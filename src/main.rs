@@ -29,7 +29,11 @@ enum Command {
         after_help = "Example:\n  chainline analyze ~/cases/alice/backup ~/cases/alice/sysdiagnose_2023.tar.gz -o out/alice\n\n\
 Writes OUT/timeline.parquet, OUT/findings.json (+ findings.parquet, finding_events.parquet),\n\
 OUT/report.html and OUT/run.json.\n\
-Evidence is only read: SQLite files are copied to a private temp folder before opening."
+Evidence is only read: SQLite files are copied to a private temp folder before opening.\n\n\
+Encrypted backups: the password comes from --password, else CHAINLINE_BACKUP_PASSWORD, else\n\
+a prompt (stdin a terminal); --key-file uses a key saved by `chainline key` (or mvt-ios\n\
+extract-key) and skips the slow key derivation. Decrypted files stay in memory or in the\n\
+private temp folder, removed at exit (also on error and Ctrl-C)."
     )]
     Analyze {
         /// Evidence: a backup folder, a filesystem dump, a sysdiagnose folder or .tar.gz,
@@ -46,6 +50,27 @@ Evidence is only read: SQLite files are copied to a private temp folder before o
         /// STIX 2 indicator bundles, or folders of them (*.stix2, *.json). Repeatable.
         #[arg(long = "iocs", value_name = "FILE|DIR")]
         iocs: Vec<PathBuf>,
+        #[command(flatten)]
+        secret: Secret,
+    },
+    /// Derive the key of an encrypted backup once and save it, so later runs can use
+    /// --key-file instead of the password (the derivation takes seconds).
+    #[command(
+        after_help = "Example:\n  chainline key ~/cases/alice/backup -o ~/keys/alice.key\n  \
+chainline analyze ~/cases/alice -o out/alice --key-file ~/keys/alice.key\n\n\
+The key file holds 64 hex characters (the layout of mvt-ios extract-key), is created\n\
+readable by you only (0600) and must lie outside the evidence. It opens the backup as the\n\
+password does: keep it as safe."
+    )]
+    Key {
+        /// The encrypted backup folder (with Manifest.plist).
+        backup: PathBuf,
+        /// Key file to create (refused if it exists).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// The backup password (else CHAINLINE_BACKUP_PASSWORD, else a prompt).
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
     },
     /// Run one SQL query over a finished analysis.
     #[command(
@@ -123,7 +148,23 @@ Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.
         /// Replace a case folder this command wrote before.
         #[arg(long)]
         force: bool,
+        /// Write the backup encrypted with this password (Apple's iteration counts).
+        #[arg(long)]
+        password: Option<String>,
     },
+}
+
+/// How encrypted backups are opened.
+#[derive(clap::Args)]
+struct Secret {
+    /// Password of encrypted backups (else CHAINLINE_BACKUP_PASSWORD, else a prompt when
+    /// stdin is a terminal). Visible to other users in the process list: prefer the
+    /// environment variable, the prompt or --key-file.
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "key_file")]
+    password: Option<String>,
+    /// Key file written by `chainline key` or `mvt-ios extract-key` (64 hex characters).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
@@ -155,12 +196,19 @@ fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
+    // Ctrl-C removes the private temp folders (decrypted files included) before exiting.
+    if let Err(e) = chainline::evidence::install_interrupt_handler() {
+        eprintln!(
+            "warning: no Ctrl-C handler ({e}); an interrupted run may leave its temp folder behind"
+        );
+    }
     let result = match cli.command {
         Command::Analyze {
             inputs,
             out,
             rules,
             iocs,
+            secret,
         } => {
             let opts = chainline::analyze::Options {
                 inputs,
@@ -169,7 +217,9 @@ fn main() -> ExitCode {
                 rules,
                 iocs,
             };
-            chainline::analyze::run(&opts).map(|a| {
+            let unlock =
+                chainline::evidence::Unlock::from_cli(secret.password, secret.key_file, cli.quiet);
+            chainline::analyze::run_with(&opts, &unlock).map(|a| {
                 let problems = a.log.problems().count();
                 if !cli.quiet {
                     eprintln!(
@@ -222,13 +272,19 @@ fn main() -> ExitCode {
         Command::Report { out } => {
             chainline::report::render(&out).map(|path| println!("{}", path.display()))
         }
+        Command::Key {
+            backup,
+            out,
+            password,
+        } => save_key(&backup, &out, password, cli.quiet),
         Command::GenerateSample {
             case,
             out,
             seed,
             scale,
             force,
-        } => generate_sample(&case, &out, seed, scale, force, cli.quiet),
+            password,
+        } => generate_sample(&case, &out, seed, scale, force, password, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -246,12 +302,41 @@ fn main() -> ExitCode {
     }
 }
 
+fn save_key(
+    backup: &std::path::Path,
+    out: &std::path::Path,
+    password: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    chainline::analyze::check_out_not_inside(out, backup)?;
+    if out.exists() {
+        anyhow::bail!(
+            "{} exists; chainline key does not replace files",
+            out.display()
+        );
+    }
+    let unlock = chainline::evidence::Unlock::from_cli(password, None, quiet);
+    let key = chainline::evidence::crypto::derive_key(backup, &unlock)?;
+    key.write_file(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if !quiet {
+        eprintln!(
+            "key of {} saved to {} (keep it as safe as the password)",
+            backup.display(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 fn generate_sample(
     case: &str,
     out: &std::path::Path,
     seed: u64,
     scale: f64,
     force: bool,
+    password: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<()> {
     use chainline::sample::{self, Case};
@@ -270,6 +355,9 @@ fn generate_sample(
         }
         let started = std::time::Instant::now();
         let s = sample::generate(case, &dir, &opts)?;
+        if let Some(pw) = &password {
+            sample::encrypt_case_backup(&dir, pw, &sample::EncryptOptions::apple(seed))?;
+        }
         if !quiet {
             eprintln!(
                 "{case}: {} files, {} bytes, {} messages, {} Manifest.db rows, {} DataUsage rows, {} planted rows in {:.1}s -> {}",

@@ -2,7 +2,10 @@
 
 mod runlog;
 
-pub use runlog::{ArtifactReport, ArtifactStatus, ContainerReport, RunLog, Stage};
+pub use runlog::{
+    redact_secrets, ArtifactReport, ArtifactStatus, ContainerReport, EncryptionReport, RunLog,
+    Stage,
+};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -59,7 +62,13 @@ impl Progress {
     }
 }
 
+/// Runs the analysis without secrets: an encrypted backup does not open (see [`run_with`]).
 pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
+    run_with(opts, &crate::evidence::Unlock::default())
+}
+
+/// Runs the analysis, opening encrypted backups with `unlock` (password or key file).
+pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Result<Analysis> {
     let progress = Progress::new(opts.quiet);
     let mut log = RunLog::start(opts);
 
@@ -82,11 +91,23 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
     for p in &opts.inputs {
         check_out_not_inside(&opts.out, p)?;
     }
-    let evidence = Evidence::discover(&opts.inputs)?;
+    let evidence = Evidence::discover_with(&opts.inputs, unlock)?;
     log.record_containers(&evidence);
     log.stage("discovery", t);
     for c in &evidence.containers {
-        progress.say(format!("found {:?} at {}", c.kind, c.origin.display()));
+        let how = match c.encryption.as_ref().map(|e| e.method) {
+            Some(crate::evidence::UnlockMethod::Password) => {
+                " (encrypted, opened with the password)"
+            }
+            Some(crate::evidence::UnlockMethod::KeyFile) => {
+                " (encrypted, opened with the key file)"
+            }
+            None => "",
+        };
+        progress.say(format!("found {:?} at {}{how}", c.kind, c.origin.display()));
+    }
+    for f in &evidence.failed {
+        progress.say(format!("warning: {} (left out of the analysis)", f.error));
     }
 
     let t = Instant::now();
@@ -237,7 +258,8 @@ fn ingest(
     frames
 }
 
-fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
+/// Refuses an output path (folder or file) inside the evidence folder.
+pub fn check_out_not_inside(out: &Path, evidence: &Path) -> anyhow::Result<()> {
     let ev = std::fs::canonicalize(evidence).unwrap_or_else(|_| evidence.to_path_buf());
     if !ev.is_dir() {
         return Ok(());

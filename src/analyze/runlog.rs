@@ -81,6 +81,27 @@ impl ArtifactReport {
     }
 }
 
+/// The command line with the value of `--password` replaced: run.json and the report
+/// show the command, never the secret.
+pub fn redact_secrets(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("<redacted>".into());
+            hide_next = false;
+        } else if a == "--password" {
+            out.push(a);
+            hide_next = true;
+        } else if a.starts_with("--password=") {
+            out.push("--password=<redacted>".into());
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
@@ -92,6 +113,23 @@ pub struct ContainerReport {
     pub kind: crate::evidence::ContainerKind,
     pub origin: String,
     pub device: crate::evidence::DeviceInfo,
+    /// Encrypted backups: how they were opened, or why they could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionReport>,
+}
+
+/// How an encrypted backup was opened; never the password or the key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EncryptionReport {
+    pub encrypted: bool,
+    /// `password` or `key_file`; absent when the backup did not open.
+    pub unlocked_with: Option<crate::evidence::UnlockMethod>,
+    /// The key came from PBKDF2-SHA1 alone (a keybag of iOS before 10.2).
+    #[serde(default)]
+    pub sha1_only: bool,
+    /// Why the backup could not be opened (it was left out of the analysis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,7 +163,7 @@ impl RunLog {
             version: env!("CARGO_PKG_VERSION").into(),
             started: crate::timeline::time::rfc3339(&chrono::Utc::now()),
             finished: None,
-            command: std::env::args().collect(),
+            command: redact_secrets(std::env::args()),
             out: opts.out.display().to_string(),
             containers: Vec::new(),
             inputs: Vec::new(),
@@ -149,7 +187,24 @@ impl RunLog {
                 kind: c.kind,
                 origin: c.origin.display().to_string(),
                 device: c.device.clone(),
+                encryption: c.encryption.as_ref().map(|e| EncryptionReport {
+                    encrypted: true,
+                    unlocked_with: Some(e.method),
+                    sha1_only: e.sha1_only,
+                    error: None,
+                }),
             })
+            .chain(ev.failed.iter().map(|f| ContainerReport {
+                kind: f.kind,
+                origin: f.origin.display().to_string(),
+                device: Default::default(),
+                encryption: Some(EncryptionReport {
+                    encrypted: true,
+                    unlocked_with: None,
+                    sha1_only: false,
+                    error: Some(f.error.clone()),
+                }),
+            }))
             .collect();
     }
 
@@ -197,6 +252,7 @@ impl RunLog {
     }
 
     /// Artifacts that could not be read completely, for the report and the exit summary.
+    /// (Backups that did not open are in `containers`, with `encryption.error`.)
     pub fn problems(&self) -> impl Iterator<Item = &ArtifactReport> {
         self.artifacts
             .iter()

@@ -655,6 +655,10 @@ impl IocSet {
         for r in inputs {
             found.clear();
             self.lookup(IocKind::Sha256, &r.sha256.to_lowercase(), &mut found);
+            // A file of an encrypted backup: its decrypted content is what indicators name.
+            if let Some(p) = &r.plaintext {
+                self.lookup(IocKind::Sha256, &p.sha256.to_lowercase(), &mut found);
+            }
             if !found.is_empty() {
                 by_artifact
                     .entry(r.logical.as_str())

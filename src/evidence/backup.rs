@@ -1,12 +1,14 @@
-//! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index.
+//! iTunes/Finder backups: Info.plist, Manifest.plist and the Manifest.db index (of an
+//! encrypted backup too, once [`super::crypto`] has its keys).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
+use super::crypto::Encryption;
 use super::mbfile::{self, MbFile};
-use super::sqlite::KeptCopy;
+use super::sqlite::{KeptCopy, SqliteCopy};
 use super::{Artifact, Evidence, EvidenceError, Lookup};
 
 /// What the evidence says about the phone.
@@ -56,6 +58,7 @@ impl ManifestIndex {
         ev: &Evidence,
         root: &Path,
         container: usize,
+        encryption: Option<&Encryption>,
     ) -> Result<ManifestIndex, EvidenceError> {
         let artifact = Artifact {
             logical: "Manifest.db".into(),
@@ -63,7 +66,17 @@ impl ManifestIndex {
             container,
             backup: None,
         };
-        let copy = ev.open_sqlite(&artifact)?;
+        let copy = match encryption.and_then(|e| e.manifest_key.as_ref()) {
+            Some(key) => {
+                let copy = SqliteCopy::open_keyed(ev, &artifact, &[], Some(key));
+                // The class keys unwrapped, so a Manifest.db that is not SQLite now is damaged.
+                copy.map_err(|e| EvidenceError::Invalid {
+                    path: artifact.path.clone(),
+                    msg: format!("did not decrypt to a SQLite database ({e})"),
+                })?
+            }
+            None => ev.open_sqlite(&artifact)?,
+        };
         let sql_err = |e| EvidenceError::Sqlite {
             path: artifact.path.clone(),
             source: e,
@@ -189,22 +202,25 @@ pub(super) fn is_backup_dir(dir: &Path) -> bool {
         || (dir.join("Manifest.plist").is_file() && dir.join("Info.plist").is_file())
 }
 
-/// Refuses encrypted backups: Manifest.plist `IsEncrypted`, or a Manifest.db that is
-/// not plain SQLite.
-pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), EvidenceError> {
+/// Manifest.plist, when the backup is encrypted: `IsEncrypted`, or a `ManifestKey`
+/// beside a Manifest.db that is not plain SQLite. A Manifest.db that is not SQLite in
+/// a backup that does not say it is encrypted is refused.
+pub(super) fn encrypted_manifest(
+    ev: &Evidence,
+    dir: &Path,
+) -> Result<Option<plist::Dictionary>, EvidenceError> {
     let mp = dir.join("Manifest.plist");
+    let mut manifest = None;
     if mp.is_file() {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        if let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) {
-            if v.as_dictionary()
-                .and_then(|d| d.get("IsEncrypted"))
-                .and_then(|b| b.as_boolean())
-                == Some(true)
-            {
-                return Err(EvidenceError::Encrypted(dir.to_path_buf()));
-            }
-        }
+        manifest = plist::Value::from_reader(std::io::Cursor::new(&bytes))
+            .ok()
+            .and_then(plist::Value::into_dictionary);
+    }
+    let says = |k: &str| manifest.as_ref().and_then(|d| d.get(k));
+    if says("IsEncrypted").and_then(|b| b.as_boolean()) == Some(true) {
+        return Ok(manifest);
     }
     let db = dir.join("Manifest.db");
     let mut head = [0u8; 16];
@@ -212,9 +228,16 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| EvidenceError::io(&db, e))?;
     if n < 16 || &head != b"SQLite format 3\0" {
-        return Err(EvidenceError::Encrypted(dir.to_path_buf()));
+        if says("ManifestKey").is_some() {
+            return Ok(manifest);
+        }
+        return Err(EvidenceError::Invalid {
+            path: db,
+            msg: "not a SQLite database, and Manifest.plist does not say the backup is encrypted"
+                .into(),
+        });
     }
-    Ok(())
+    Ok(None)
 }
 
 pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {

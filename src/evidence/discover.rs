@@ -2,20 +2,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::backup::{check_not_encrypted, device_info, is_backup_dir, ManifestIndex};
-use super::{Container, ContainerKind, DeviceInfo, Evidence, EvidenceError};
+use super::backup::{device_info, encrypted_manifest, is_backup_dir, ManifestIndex};
+use super::crypto::{self, Keyring};
+use super::{Container, ContainerKind, DeviceInfo, Evidence, EvidenceError, FailedContainer};
 
 /// How deep a case folder is searched.
 const MAX_DEPTH: usize = 8;
 
-pub(super) fn walk(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
+pub(super) fn walk(
+    ev: &mut Evidence,
+    path: &Path,
+    keys: &Keyring<'_>,
+) -> Result<(), EvidenceError> {
     let meta = std::fs::metadata(path).map_err(|e| EvidenceError::io(path, e))?;
     if meta.is_file() {
         return single_file(ev, path);
     }
     // Reading the folder up front turns a permission problem into a clear error.
     std::fs::read_dir(path).map_err(|e| EvidenceError::io(path, e))?;
-    visit(ev, path, 0)
+    visit(ev, path, 0, keys)
 }
 
 fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
@@ -28,6 +33,7 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
             device: DeviceInfo::default(),
             manifest: None,
             files: vec![path.to_path_buf()],
+            encryption: None,
         });
         Ok(())
     } else if is_archive(name) {
@@ -37,13 +43,18 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
     }
 }
 
-fn visit(ev: &mut Evidence, dir: &Path, depth: usize) -> Result<(), EvidenceError> {
+fn visit(
+    ev: &mut Evidence,
+    dir: &Path,
+    depth: usize,
+    keys: &Keyring<'_>,
+) -> Result<(), EvidenceError> {
     // Not exclusive: the folder is still looked at as any other.
     if is_mvt_output(dir) {
         ev.containers.push(plain(ContainerKind::MvtOutput, dir));
     }
     if is_backup_dir(dir) {
-        return add_backup(ev, dir);
+        return add_backup(ev, dir, keys);
     }
     if dir.join("private/var").is_dir() {
         ev.containers.push(plain(ContainerKind::Filesystem, dir));
@@ -93,7 +104,7 @@ fn visit(ev: &mut Evidence, dir: &Path, depth: usize) -> Result<(), EvidenceErro
                 .map(|m| m.is_dir())
                 .unwrap_or(false)
             {
-                visit(ev, p, depth + 1)?;
+                visit(ev, p, depth + 1, keys)?;
             }
         }
     }
@@ -108,13 +119,34 @@ fn plain(kind: ContainerKind, dir: &Path) -> Container {
         device: DeviceInfo::default(),
         manifest: None,
         files: Vec::new(),
+        encryption: None,
     }
 }
 
-fn add_backup(ev: &mut Evidence, dir: &Path) -> Result<(), EvidenceError> {
-    check_not_encrypted(ev, dir)?;
+/// Adds a backup. An encrypted one that does not open (wrong or missing password) is
+/// listed in `ev.failed` and the walk goes on.
+fn add_backup(ev: &mut Evidence, dir: &Path, keys: &Keyring<'_>) -> Result<(), EvidenceError> {
+    let encryption = match encrypted_manifest(ev, dir)? {
+        None => None,
+        Some(manifest) => match crypto::open(dir, &manifest, keys) {
+            Ok(e) => Some(e),
+            Err(reason) => {
+                let e = EvidenceError::Locked {
+                    path: dir.to_path_buf(),
+                    reason,
+                };
+                ev.failed.push(FailedContainer {
+                    kind: ContainerKind::Backup,
+                    origin: dir.to_path_buf(),
+                    error: e.to_string(),
+                });
+                ev.first_locked.get_or_insert(e);
+                return Ok(());
+            }
+        },
+    };
     let idx = ev.containers.len();
-    let manifest = ManifestIndex::load(ev, dir, idx)?;
+    let manifest = ManifestIndex::load(ev, dir, idx, encryption.as_ref())?;
     let device = device_info(ev, dir);
     ev.containers.push(Container {
         kind: ContainerKind::Backup,
@@ -123,6 +155,7 @@ fn add_backup(ev: &mut Evidence, dir: &Path) -> Result<(), EvidenceError> {
         device,
         manifest: Some(manifest),
         files: Vec::new(),
+        encryption,
     });
     Ok(())
 }
@@ -219,6 +252,7 @@ fn unpack_sysdiagnose(ev: &mut Evidence, archive: &Path) -> Result<(), EvidenceE
         device: DeviceInfo::default(),
         manifest: None,
         files: Vec::new(),
+        encryption: None,
     });
     ev._unpacked.push(dir);
     Ok(())

@@ -1,4 +1,5 @@
-//! The record of every evidence file read: path, size, SHA-256.
+//! The record of every evidence file read: path, size, SHA-256 of the bytes on disk,
+//! and for a file of an encrypted backup also of its plaintext.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,19 @@ pub struct InputRecord {
     pub logical: String,
     pub size: u64,
     pub sha256: String,
+    /// The decrypted content of a file of an encrypted backup (`size`/`sha256` above
+    /// are always the evidence as it is on disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<PlainRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PlainRecord {
+    pub size: u64,
+    pub sha256: String,
+    /// A size that did not fit what the backup recorded, and what was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +63,23 @@ impl InputLog {
                 logical: logical.to_string(),
                 size,
                 sha256,
+                plaintext: None,
             });
+    }
+
+    /// Adds the plaintext of a decrypted file to its record.
+    pub fn record_plain(&self, path: &Path, d: &crate::evidence::crypto::Decrypted) {
+        let mut seen = match self.seen.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(r) = seen.get_mut(path) {
+            r.plaintext.get_or_insert_with(|| PlainRecord {
+                size: d.plain_size,
+                sha256: d.plain_sha256.clone(),
+                note: d.note.clone(),
+            });
+        }
     }
 
     /// All inputs, sorted by path.

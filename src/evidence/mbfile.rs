@@ -1,6 +1,7 @@
 //! The `file` blob of Manifest.db: an NSKeyedArchiver binary plist whose root object
 //! is an MBFile dictionary. Values that are UIDs point into `$objects`; they are
-//! resolved, never indexed blindly.
+//! resolved, never indexed blindly. In an encrypted backup `EncryptionKey` points to an
+//! NSMutableData object (`{NS.data: <4-byte class + wrapped key>}`).
 
 use plist::Value;
 
@@ -16,7 +17,15 @@ pub struct MbFile {
     pub group_id: Option<i64>,
     pub protection_class: Option<i64>,
     pub relative_path: Option<String>,
-    pub has_encryption_key: bool,
+    /// Encrypted backups: the file's key, 4-byte little-endian protection class then
+    /// the RFC 3394 wrapped key.
+    pub encryption_key: Option<Vec<u8>>,
+}
+
+impl MbFile {
+    pub fn has_encryption_key(&self) -> bool {
+        self.encryption_key.is_some()
+    }
 }
 
 /// Decodes a blob: the borrowing reader first, the `plist` crate when that reader
@@ -54,6 +63,18 @@ fn decode_fast(blob: &[u8]) -> Option<MbFile> {
             _ => None,
         }
     };
+    // NSMutableData: an object holding NS.data (a bare data value is accepted too).
+    let encryption_key = match p.dict_get(top, "EncryptionKey") {
+        None => None,
+        Some(r) => Some(match resolve(r)? {
+            Obj::Data(b) => b.to_vec(),
+            d @ Obj::Dict(..) => match resolve(p.dict_get(d, "NS.data")?)? {
+                Obj::Data(b) => b.to_vec(),
+                _ => return None,
+            },
+            _ => return None,
+        }),
+    };
     Some(MbFile {
         last_modified: int("LastModified"),
         last_status_change: int("LastStatusChange"),
@@ -68,7 +89,7 @@ fn decode_fast(blob: &[u8]) -> Option<MbFile> {
             .dict_get(top, "RelativePath")
             .and_then(resolve)
             .and_then(text),
-        has_encryption_key: p.dict_get(top, "EncryptionKey").is_some(),
+        encryption_key,
     })
 }
 
@@ -118,7 +139,17 @@ pub fn decode_generic(blob: &[u8]) -> Result<MbFile, String> {
             .get("RelativePath")
             .and_then(resolve)
             .and_then(|v| v.as_string().map(str::to_string)),
-        has_encryption_key: d.contains_key("EncryptionKey"),
+        encryption_key: d
+            .get("EncryptionKey")
+            .and_then(resolve)
+            .and_then(|v| match v {
+                Value::Data(b) => Some(b),
+                Value::Dictionary(o) => o
+                    .get("NS.data")
+                    .and_then(resolve)
+                    .and_then(Value::into_data),
+                _ => None,
+            }),
     })
 }
 
@@ -157,6 +188,28 @@ pub fn encode(f: &MbFile) -> Vec<u8> {
     );
     class.insert("$classname".into(), Value::String("MBFile".into()));
     objects.push(Value::Dictionary(class));
+    if let Some(key) = &f.encryption_key {
+        // As NSKeyedArchiver writes NSMutableData: an object with NS.data and its class.
+        let at = objects.len() as u64;
+        if let Some(Value::Dictionary(mb)) = objects.get_mut(1) {
+            mb.insert("EncryptionKey".into(), Value::Uid(Uid::new(at)));
+        }
+        let mut data = Dictionary::new();
+        data.insert("NS.data".into(), Value::Data(key.clone()));
+        data.insert("$class".into(), Value::Uid(Uid::new(at + 1)));
+        objects.push(Value::Dictionary(data));
+        let mut class = Dictionary::new();
+        class.insert(
+            "$classes".into(),
+            Value::Array(vec![
+                Value::String("NSMutableData".into()),
+                Value::String("NSData".into()),
+                Value::String("NSObject".into()),
+            ]),
+        );
+        class.insert("$classname".into(), Value::String("NSMutableData".into()));
+        objects.push(Value::Dictionary(class));
+    }
     let mut top = Dictionary::new();
     top.insert("root".into(), Value::Uid(Uid::new(1)));
     let mut root = Dictionary::new();
@@ -186,6 +239,16 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(decode(&encode(&f)).unwrap(), f);
+        let enc = MbFile {
+            size: Some(1234),
+            protection_class: Some(3),
+            relative_path: Some("Library/SMS/sms.db".into()),
+            encryption_key: Some((0u8..44).collect()),
+            ..Default::default()
+        };
+        let back = decode(&encode(&enc)).unwrap();
+        assert_eq!(back, enc);
+        assert!(back.has_encryption_key());
     }
 
     #[test]
@@ -203,7 +266,14 @@ mod tests {
                 group_id: Some(501),
                 protection_class: Some(3),
                 relative_path: Some("Library/SMS/Attachments/ab/été/IMG_0001.HEIC".into()),
-                has_encryption_key: false,
+                encryption_key: None,
+            },
+            MbFile {
+                size: Some(40_960),
+                protection_class: Some(3),
+                relative_path: Some("Library/SMS/sms.db".into()),
+                encryption_key: Some((0u8..44).collect()),
+                ..Default::default()
             },
         ];
         for f in samples {

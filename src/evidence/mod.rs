@@ -6,24 +6,32 @@
 //! [`Artifact`]s pointing at physical files. Every byte read goes through
 //! [`Evidence::read`] or [`Evidence::open_sqlite`], which hash the file into the
 //! [`InputLog`]; SQLite files are copied (with their `-wal`/`-shm`) into a private
-//! scratch folder before opening, so the evidence is never touched.
+//! scratch folder before opening, so the evidence is never touched. Files of an
+//! encrypted backup ([`crypto`]) are decrypted on the way: in memory, or into that
+//! same scratch folder for SQLite.
 
 mod backup;
 pub mod bplist;
+pub mod crypto;
 mod discover;
 mod inputs;
 pub mod mbfile;
+mod scratch;
 mod sqlite;
 
 pub use backup::{file_id, DeviceInfo, ManifestEntry, ManifestIndex};
+pub use crypto::{Encryption, Unlock, UnlockMethod};
 pub use discover::is_crash_report;
-pub use inputs::{InputLog, InputRecord};
+pub use inputs::{InputLog, InputRecord, PlainRecord};
+pub use scratch::{install_interrupt_handler, Scratch};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use thiserror::Error;
+
+use crypto::{CryptoError, FileKey};
 
 #[derive(Debug, Error)]
 pub enum EvidenceError {
@@ -34,8 +42,8 @@ pub enum EvidenceError {
     },
     #[error("no iPhone evidence found in {0} (looked for a backup with Manifest.db, a filesystem dump with private/var, a sysdiagnose folder or .tar.gz, and *.ips/*.crash reports)")]
     NoEvidence(PathBuf),
-    #[error("{0} is an encrypted backup; chainline cannot decrypt backups yet: make an unencrypted backup or decrypt it first (e.g. mvt-ios decrypt-backup)")]
-    Encrypted(PathBuf),
+    #[error("encrypted backup {path}: {reason}")]
+    Locked { path: PathBuf, reason: CryptoError },
     #[error("the output folder {out} lies inside the evidence {evidence}; choose an output folder outside the evidence")]
     OutputInsideEvidence { out: PathBuf, evidence: PathBuf },
     #[error("{path}: {msg}")]
@@ -79,6 +87,17 @@ pub struct Container {
     pub manifest: Option<ManifestIndex>,
     /// Single crash-report files given directly.
     pub files: Vec<PathBuf>,
+    /// The keys of an encrypted backup.
+    pub encryption: Option<Encryption>,
+}
+
+/// A container that was recognised but could not be opened (an encrypted backup whose
+/// password did not fit); the rest of the evidence is still analysed.
+#[derive(Debug, Clone)]
+pub struct FailedContainer {
+    pub kind: ContainerKind,
+    pub origin: PathBuf,
+    pub error: String,
 }
 
 /// A logical evidence file resolved to its physical location.
@@ -131,8 +150,12 @@ pub struct FileSet {
 
 pub struct Evidence {
     pub containers: Vec<Container>,
+    /// Recognised but unopened containers (wrong or missing backup password).
+    pub failed: Vec<FailedContainer>,
     pub inputs: InputLog,
-    scratch: TempDir,
+    scratch: Scratch,
+    /// The first backup that did not open, reported when nothing else did.
+    first_locked: Option<EvidenceError>,
     /// Unpacked archives, kept alive for the run.
     _unpacked: Vec<TempDir>,
 }
@@ -146,24 +169,37 @@ impl std::fmt::Debug for Evidence {
 }
 
 impl Evidence {
-    /// Recognises the containers under each path. Fails with a one-line reason when a
-    /// path cannot be read, holds no evidence, or is an encrypted backup.
+    /// Recognises the containers under each path, without secrets: an encrypted
+    /// backup does not open (see [`Evidence::discover_with`]).
     pub fn discover(paths: &[PathBuf]) -> Result<Evidence, EvidenceError> {
-        let scratch = tempfile::Builder::new()
-            .prefix("chainline-")
-            .tempdir()
-            .map_err(|e| EvidenceError::io(&std::env::temp_dir(), e))?;
+        Self::discover_with(paths, &Unlock::default())
+    }
+
+    /// Recognises the containers under each path, opening encrypted backups with what
+    /// `unlock` holds. Fails with a one-line reason when a path cannot be read or
+    /// holds no evidence, or when the only evidence is a backup that did not open;
+    /// a backup that does not open beside other evidence is listed in `failed`.
+    pub fn discover_with(paths: &[PathBuf], unlock: &Unlock) -> Result<Evidence, EvidenceError> {
+        let scratch = Scratch::new().map_err(|e| EvidenceError::io(&std::env::temp_dir(), e))?;
         let mut ev = Evidence {
             containers: Vec::new(),
+            failed: Vec::new(),
             inputs: InputLog::default(),
             scratch,
+            first_locked: None,
             _unpacked: Vec::new(),
         };
+        let keyring = crypto::Keyring::new(unlock);
         for p in paths {
-            let before = ev.containers.len();
-            discover::walk(&mut ev, p)?;
-            if ev.containers.len() == before {
+            let before = (ev.containers.len(), ev.failed.len());
+            discover::walk(&mut ev, p, &keyring)?;
+            if (ev.containers.len(), ev.failed.len()) == before {
                 return Err(EvidenceError::NoEvidence(p.clone()));
+            }
+        }
+        if ev.containers.is_empty() {
+            if let Some(e) = ev.first_locked.take() {
+                return Err(e);
             }
         }
         Ok(ev)
@@ -306,11 +342,63 @@ impl Evidence {
         }
     }
 
-    /// Reads a whole evidence file, hashing it into the input log.
+    /// Reads a whole evidence file, hashing it into the input log; a file of an
+    /// encrypted backup comes back decrypted (the log keeps both hashes).
     pub fn read(&self, art: &Artifact) -> Result<Vec<u8>, EvidenceError> {
         let bytes = std::fs::read(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
         self.inputs.record(&art.path, &art.logical, &bytes);
-        Ok(bytes)
+        let Some((key, size)) = self.file_key(art)? else {
+            return Ok(bytes);
+        };
+        let mut plain = Vec::with_capacity(bytes.len());
+        let d = crypto::decrypt_stream(&key, size, bytes.as_slice(), &mut plain)
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
+        self.inputs.record_plain(&art.path, &d);
+        Ok(plain)
+    }
+
+    /// The key and recorded size of a file of an encrypted backup; `None` for
+    /// everything stored in the clear.
+    pub(crate) fn file_key(
+        &self,
+        art: &Artifact,
+    ) -> Result<Option<(FileKey, Option<u64>)>, EvidenceError> {
+        let Some(c) = self.containers.get(art.container) else {
+            return Ok(None);
+        };
+        let (Some(enc), Some(m), Some((domain, rel))) = (&c.encryption, &c.manifest, &art.backup)
+        else {
+            return Ok(None);
+        };
+        let Some(entry) = m.get(domain, rel) else {
+            return Ok(None);
+        };
+        let Some(wrapped) = entry.file.as_ref().and_then(|f| f.encryption_key.as_ref()) else {
+            // An empty file needs no key; bytes without one would be read as ciphertext.
+            if std::fs::metadata(&art.path).is_ok_and(|m| m.len() > 0) {
+                return Err(EvidenceError::Invalid {
+                    path: art.path.clone(),
+                    msg: format!(
+                        "{} has no EncryptionKey in Manifest.db, so it cannot be decrypted",
+                        art.logical
+                    ),
+                });
+            }
+            return Ok(None);
+        };
+        let key = enc
+            .keys
+            .unwrap_file_key(wrapped)
+            .map_err(|e| EvidenceError::Invalid {
+                path: art.path.clone(),
+                msg: format!("cannot decrypt {}: {e}", art.logical),
+            })?;
+        let size = entry
+            .file
+            .as_ref()
+            .and_then(|f| f.size)
+            .and_then(|s| u64::try_from(s).ok());
+        Ok(Some((key, size)))
     }
 
     /// Copies a SQLite artifact and its `-wal`/`-shm` companions into the scratch

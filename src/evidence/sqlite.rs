@@ -2,11 +2,14 @@
 //! with `mode=ro`, creates `-wal`/`-shm` files beside it or checkpoints the WAL into
 //! it; so the file and its companions are copied into the scratch folder under their
 //! original names and the copy is opened, which also reads the newest rows in the WAL.
+//! A database of an encrypted backup is decrypted into the copy (the scratch folder is
+//! private and removed at the end of the run).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::crypto::FileKey;
 use super::{Artifact, Evidence, EvidenceError};
 
 #[derive(Debug)]
@@ -24,6 +27,17 @@ impl SqliteCopy {
         art: &Artifact,
         companions: &[(String, Artifact)],
     ) -> Result<SqliteCopy, EvidenceError> {
+        Self::open_keyed(ev, art, companions, None)
+    }
+
+    /// Opens a copy of `art`, decrypted with `key` when given (Manifest.db, whose key
+    /// is in Manifest.plist), else with its own key if it belongs to an encrypted backup.
+    pub(super) fn open_keyed(
+        ev: &Evidence,
+        art: &Artifact,
+        companions: &[(String, Artifact)],
+        key: Option<&FileKey>,
+    ) -> Result<SqliteCopy, EvidenceError> {
         let dir = tempfile::Builder::new()
             .prefix("sqlite-")
             .tempdir_in(ev.scratch())
@@ -36,10 +50,20 @@ impl SqliteCopy {
             .unwrap_or("evidence.sqlite")
             .to_string();
         let path = dir.path().join(&name);
-        copy_hashed(ev, art, &path)?;
+        let own = ev.file_key(art)?;
+        let main_key = key
+            .map(|k| (k, None))
+            .or(own.as_ref().map(|(k, s)| (k, *s)));
+        copy_hashed(ev, art, &path, main_key)?;
         let mut had_wal = false;
         for (suffix, c) in companions {
-            copy_hashed(ev, c, &dir.path().join(format!("{name}{suffix}")))?;
+            let ck = ev.file_key(c)?;
+            copy_hashed(
+                ev,
+                c,
+                &dir.path().join(format!("{name}{suffix}")),
+                ck.as_ref().map(|(k, s)| (k, *s)),
+            )?;
             had_wal |= suffix == "-wal";
         }
         let conn = Connection::open_with_flags(
@@ -123,13 +147,30 @@ pub fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Streams the evidence file into the copy, hashing it on the way: a large database is
-/// never held in memory whole.
-fn copy_hashed(ev: &Evidence, art: &Artifact, to: &Path) -> Result<(), EvidenceError> {
+/// Streams the evidence file into the copy, hashing it on the way (and decrypting it
+/// with `key` and the recorded size): a large database is never held in memory whole.
+fn copy_hashed(
+    ev: &Evidence,
+    art: &Artifact,
+    to: &Path,
+    key: Option<(&FileKey, Option<u64>)>,
+) -> Result<(), EvidenceError> {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Write};
     let mut src = std::fs::File::open(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
     let mut dst = std::fs::File::create(to).map_err(|e| EvidenceError::io(to, e))?;
+    if let Some((key, size)) = key {
+        let d = super::crypto::decrypt_stream(key, size, src, std::io::BufWriter::new(dst))
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
+        ev.inputs.insert(
+            &art.path,
+            &art.logical,
+            d.cipher_size,
+            d.cipher_sha256.clone(),
+        );
+        ev.inputs.record_plain(&art.path, &d);
+        return Ok(());
+    }
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;

@@ -139,16 +139,28 @@ pub(crate) fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
     let containers = log
         .containers
         .iter()
-        .map(|c| ContainerView {
-            kind: match c.kind {
+        .map(|c| {
+            let kind = match c.kind {
                 ContainerKind::Backup => "iTunes/Finder backup",
                 ContainerKind::Filesystem => "filesystem dump",
                 ContainerKind::Sysdiagnose => "sysdiagnose",
                 ContainerKind::CrashReports => "crash reports",
                 ContainerKind::MvtOutput => "MVT output (timeline.csv)",
+            };
+            let how = match &c.encryption {
+                None => String::new(),
+                Some(e) => match (&e.unlocked_with, &e.error) {
+                    (_, Some(err)) => format!(" — encrypted, NOT ANALYSED: {err}"),
+                    (Some(crate::evidence::UnlockMethod::KeyFile), _) => {
+                        " — encrypted, opened with a key file".into()
+                    }
+                    _ => " — encrypted, opened with the password".into(),
+                },
+            };
+            ContainerView {
+                kind: format!("{kind}{how}"),
+                origin: c.origin.clone(),
             }
-            .into(),
-            origin: c.origin.clone(),
         })
         .collect();
     let mut inputs: Vec<InputView> = log

@@ -294,7 +294,7 @@ fn write_manifest_db(
                 group_id: Some(owner),
                 protection_class: Some(if en.flags == 1 { 3 } else { 0 }),
                 relative_path: Some(rel.clone()),
-                has_encryption_key: false,
+                encryption_key: None,
             };
             stmt.execute(params![id, domain, rel, en.flags, mbfile::encode(&mb)])
                 .map_err(&e)?;

@@ -16,6 +16,7 @@ mod backup;
 mod cases;
 mod clock;
 mod datausage;
+mod encrypt;
 mod life;
 mod media;
 mod model;
@@ -28,6 +29,8 @@ mod truth;
 mod typedstream;
 
 use std::path::{Path, PathBuf};
+
+pub use encrypt::{encrypt_backup, encrypt_case_backup, EncryptOptions, EncryptSummary};
 
 use rand::SeedableRng;
 use thiserror::Error;

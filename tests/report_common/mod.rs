@@ -210,6 +210,7 @@ pub fn run_log(tl: &polars::prelude::DataFrame) -> RunLog {
             serial: Some("F2LXXXXXXXXX".into()),
             last_backup: None,
         },
+        encryption: None,
     }];
     log.inputs = vec![
         InputRecord {
@@ -217,12 +218,14 @@ pub fn run_log(tl: &polars::prelude::DataFrame) -> RunLog {
             logical: "Manifest.db".into(),
             size: 1_294_336,
             sha256: "9f".repeat(32),
+            plaintext: None,
         },
         InputRecord {
             path: "evidence/backup/3d/3d0d7e".into(),
             logical: SMS_DB.into(),
             size: 40_960,
             sha256: "3d".repeat(32),
+            plaintext: None,
         },
     ];
     log.artifacts = vec![
