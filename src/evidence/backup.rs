@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 
 use super::sqlite::KeptCopy;
-use super::{Artifact, Evidence, EvidenceError, Lookup};
+use super::{leaves_root, probe, Artifact, Evidence, EvidenceError, Lookup, Probe, Warning};
 
 /// What the evidence says about the phone.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -61,6 +61,12 @@ impl ManifestIndex {
             container,
             backup: None,
         };
+        if let Probe::Refused(reason) = probe(root, &artifact.path) {
+            return Err(EvidenceError::Invalid {
+                path: artifact.path.clone(),
+                msg: reason,
+            });
+        }
         let copy = ev.open_sqlite(&artifact)?;
         let sql_err = |e| EvidenceError::Sqlite {
             path: artifact.path.clone(),
@@ -131,36 +137,58 @@ impl ManifestIndex {
     ) -> Option<Lookup> {
         let e = self.get(domain, relative)?;
         let logical = format!("{domain}/{relative}");
-        let id = if e.file_id.len() >= 2 {
+        let missing = |reason: String| {
+            Some(Lookup::Missing {
+                logical: logical.clone(),
+                container,
+                reason,
+            })
+        };
+        if leaves_root(relative) || leaves_root(domain) {
+            return missing(
+                "its relativePath climbs out of the backup (..); never resolved".into(),
+            );
+        }
+        let id = if e.file_id.is_empty() {
+            file_id(domain, relative)
+        } else if is_file_id(&e.file_id) {
             e.file_id.clone()
         } else {
-            file_id(domain, relative)
+            // The fileID names the file on disk: anything but hex could point anywhere.
+            return missing(format!(
+                "its fileID {:?} is not a hex name; never resolved",
+                e.file_id
+            ));
         };
-        let path = root.join(&id[..2]).join(&id);
         let backup = Some((domain.to_string(), relative.to_string()));
-        if path.is_file() {
-            Some(Lookup::Found(Artifact {
-                logical,
-                path,
-                container,
-                backup,
-            }))
-        } else if root.join(&id).is_file() {
-            // Pre-iOS 10 backups keep files flat in the backup root.
-            Some(Lookup::Found(Artifact {
-                logical,
-                path: root.join(&id),
-                container,
-                backup,
-            }))
-        } else {
-            Some(Lookup::Missing {
-                logical,
-                container,
-                reason: format!("listed in Manifest.db as {id} but not in the backup folder"),
-            })
+        // Pre-iOS 10 backups keep files flat in the backup root.
+        let mut refused = None;
+        for path in [root.join(&id[..2]).join(&id), root.join(&id)] {
+            match probe(root, &path) {
+                Probe::File => {
+                    return Some(Lookup::Found(Artifact {
+                        logical,
+                        path,
+                        container,
+                        backup,
+                    }))
+                }
+                Probe::Absent => {}
+                Probe::Refused(r) => {
+                    refused.get_or_insert(format!("stored as {id}, which {r}"));
+                }
+            }
         }
+        missing(refused.unwrap_or_else(|| {
+            format!("listed in Manifest.db as {id} but not in the backup folder")
+        }))
     }
+}
+
+/// A Manifest.db fileID as iOS writes it: lowercase hex SHA-1 (40 digits). Other
+/// lengths of plain hex are accepted; nothing else is ever joined to a path.
+pub fn is_file_id(id: &str) -> bool {
+    id.len() >= 2 && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The backup's name for a file: lowercase hex SHA-1 of `"<domain>-<relativePath>"`.
@@ -179,19 +207,27 @@ pub(super) fn is_backup_dir(dir: &Path) -> bool {
 
 /// Refuses encrypted backups: Manifest.plist `IsEncrypted`, or a Manifest.db that is
 /// not plain SQLite.
-pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), EvidenceError> {
+pub(super) fn check_not_encrypted(ev: &mut Evidence, dir: &Path) -> Result<(), EvidenceError> {
     let mp = dir.join("Manifest.plist");
-    if mp.is_file() {
+    // What Manifest.plist says: `Some(false)` for a backup declared unencrypted.
+    let mut declared = None;
+    if matches!(probe(dir, &mp), Probe::File) {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        if let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) {
-            if v.as_dictionary()
-                .and_then(|d| d.get("IsEncrypted"))
-                .and_then(|b| b.as_boolean())
-                == Some(true)
-            {
-                return Err(EvidenceError::Encrypted(dir.to_path_buf()));
+        match super::parse_plist(&bytes) {
+            Ok(v) => {
+                declared = v
+                    .as_dictionary()
+                    .and_then(|d| d.get("IsEncrypted"))
+                    .and_then(|b| b.as_boolean());
+                if declared == Some(true) {
+                    return Err(EvidenceError::Encrypted(dir.to_path_buf()));
+                }
             }
+            Err(e) => ev.warnings.push(Warning::new(
+                mp.to_string_lossy(),
+                format!("Manifest.plist is not a readable plist ({e}); whether the backup is encrypted is judged from Manifest.db alone"),
+            )),
         }
     }
     let db = dir.join("Manifest.db");
@@ -199,25 +235,59 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
     let n = std::fs::File::open(&db)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| EvidenceError::io(&db, e))?;
-    if n < 16 || &head != b"SQLite format 3\0" {
+    // A backup declared unencrypted whose Manifest.db is not SQLite is damaged, not
+    // encrypted: loading the index reports it, and the rest of the case goes on.
+    if (n < 16 || &head != b"SQLite format 3\0") && declared != Some(false) {
         return Err(EvidenceError::Encrypted(dir.to_path_buf()));
     }
     Ok(())
 }
 
-pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
+pub(super) fn device_info(ev: &mut Evidence, dir: &Path) -> DeviceInfo {
     let mut info = DeviceInfo::default();
     let p: PathBuf = dir.join("Info.plist");
-    let Ok(bytes) = std::fs::read(&p) else {
-        return info;
+    let lost = "the device's UDID, name, model and iOS version are unknown (the UDID is taken from the folder name if it is one)";
+    let parsed = match probe(dir, &p) {
+        Probe::File => match std::fs::read(&p) {
+            Ok(bytes) => {
+                ev.inputs.record(&p, "Info.plist", &bytes);
+                super::parse_plist(&bytes).map_err(|e| format!("not a readable plist ({e})"))
+            }
+            Err(e) => Err(format!("unreadable ({e})")),
+        },
+        Probe::Absent => Err("absent".to_string()),
+        Probe::Refused(r) => Err(r),
     };
-    ev.inputs.record(&p, "Info.plist", &bytes);
-    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) else {
-        return info;
+    let v = match parsed {
+        Ok(v) => Some(v),
+        Err(why) => {
+            ev.warnings.push(Warning::new(
+                p.to_string_lossy(),
+                format!("Info.plist {why}: {lost}"),
+            ));
+            None
+        }
     };
-    let Some(d) = v.as_dictionary() else {
-        return info;
-    };
+    if let Some(d) = v.as_ref().and_then(|v| v.as_dictionary()) {
+        device_fields(&mut info, d);
+    } else if v.is_some() {
+        ev.warnings.push(Warning::new(
+            p.to_string_lossy(),
+            format!("Info.plist is not a dictionary: {lost}"),
+        ));
+    }
+    if info.udid.is_none() {
+        // Backups are stored in a folder named by the UDID.
+        info.udid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            .map(|n| n.to_lowercase());
+    }
+    info
+}
+
+fn device_fields(info: &mut DeviceInfo, d: &plist::Dictionary) {
     let s = |k: &str| d.get(k).and_then(|v| v.as_string()).map(str::to_string);
     info.udid = s("Unique Identifier")
         .or_else(|| s("Target Identifier"))
@@ -232,15 +302,6 @@ pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
         .and_then(|v| v.as_date())
         .and_then(|d| crate::timeline::time::plist_date(&d))
         .map(|t| crate::timeline::time::rfc3339(&t));
-    if info.udid.is_none() {
-        // Backups are stored in a folder named by the UDID.
-        info.udid = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
-            .map(|n| n.to_lowercase());
-    }
-    info
 }
 
 #[cfg(test)]
