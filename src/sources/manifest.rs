@@ -6,7 +6,7 @@
 //! manifest still lists a file below them: a modified, emptied attachment folder is the
 //! Operation Triangulation trace (Kaspersky, triangle_check).
 
-use crate::evidence::{mbfile, Evidence, Lookup};
+use crate::evidence::{is_file_id, leaves_root, mbfile, Evidence, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Parse, Source, SourceError};
@@ -37,11 +37,21 @@ impl Source for Manifest {
         let mut stmt = conn.prepare("SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY domain, relativePath")?;
         let mut rows = stmt.query([])?;
         let mut undecodable = 0usize;
+        let mut traversal: Vec<String> = Vec::new();
+        let mut bad_ids: Vec<String> = Vec::new();
         while let Some(r) = rows.next()? {
             let file_id: String = r.get::<_, Option<String>>(0)?.unwrap_or_default();
             let domain: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
             let rel: String = r.get::<_, Option<String>>(2)?.unwrap_or_default();
             let flags: i64 = r.get::<_, Option<i64>>(3)?.unwrap_or(0);
+            let climbs = leaves_root(&rel) || leaves_root(&domain);
+            let bad_id = !file_id.is_empty() && !is_file_id(&file_id);
+            if climbs {
+                traversal.push(format!("Files:{}", file_id.escape_debug()));
+            }
+            if bad_id {
+                bad_ids.push(format!("Files:{}", file_id.escape_debug()));
+            }
             let blob: Option<Vec<u8>> = r.get(4).ok();
             let Some(mb) = blob.as_deref().and_then(|b| mbfile::decode(b).ok()) else {
                 undecodable += 1;
@@ -55,6 +65,16 @@ impl Source for Manifest {
             };
             let mut extra_tags: Vec<&str> = Vec::new();
             let mut note = String::new();
+            // Listed as evidence (a planted entry is itself suspicious), never resolved
+            // to a file: see `ManifestIndex::lookup`.
+            if climbs {
+                extra_tags.push("path_traversal");
+                note.push_str(", relativePath climbs out of the backup: never opened");
+            }
+            if bad_id {
+                extra_tags.push("bad_file_id");
+                note.push_str(", fileID is not a hex name: never opened");
+            }
             if flags == 2
                 && domain == "MediaDomain"
                 && format!("{rel}/").starts_with(ATTACHMENTS_PREFIX)
@@ -65,10 +85,10 @@ impl Source for Manifest {
                     .entries_under("MediaDomain", &format!("{rel}/"))
                     .any(|e| e.is_file());
                 if holds_file {
-                    note = ", holds files".into();
+                    note.push_str(", holds files");
                 } else {
                     extra_tags.push("empty_dir");
-                    note = ", empty: no file listed below it".into();
+                    note.push_str(", empty: no file listed below it");
                 }
             }
             if flags == 1 && domain == "MediaDomain" && rel.starts_with(ATTACHMENTS_PREFIX) {
@@ -131,6 +151,20 @@ impl Source for Manifest {
                 }
                 p.emit(e);
             }
+        }
+        if !traversal.is_empty() {
+            p.warn(format!(
+                "{} entries have a relativePath that climbs out of the backup (..) or is absolute; listed with the path_traversal tag, their files never opened: {}",
+                traversal.len(),
+                traversal.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !bad_ids.is_empty() {
+            p.warn(format!(
+                "{} entries have a fileID that is not a hex name; listed with the bad_file_id tag, their files never opened: {}",
+                bad_ids.len(),
+                bad_ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
         }
         if undecodable > 0 {
             p.warn(format!("{undecodable} Manifest.db entries have no decodable MBFile blob; their times are unknown"));

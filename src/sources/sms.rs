@@ -476,6 +476,15 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
         }
         let mut content = String::new();
         if let Some(f) = &filename {
+            if f.split(['/', '\\']).any(|c| c == "..") {
+                // Never resolved outside the container (`Evidence::sibling`), but worth
+                // an analyst's eye: Messages does not write such paths.
+                tags.push("path_traversal".into());
+                p.warn(format!(
+                    "{record}: attachment path {:?} climbs out of its folder (..); not followed",
+                    one_line(f)
+                ));
+            }
             let (backup, fs) = attachment_location(f);
             let (domain, rel) = backup
                 .as_ref()
