@@ -210,6 +210,14 @@ fn ingest(
             let (builder, warnings, facts) = p.into_parts();
             bar.inc(1);
             let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
+            // Never the private temp path of an unpacked archive: it is gone after the run.
+            report.path = Some(
+                evidence
+                    .inputs
+                    .shown_path(&art.path)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             match outcome {
                 Ok(()) => {}
                 Err(e) => {

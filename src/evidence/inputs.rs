@@ -84,7 +84,9 @@ impl InputLog {
         u.push((dir.to_path_buf(), archive.to_path_buf()));
     }
 
-    fn shown_path(&self, path: &Path) -> PathBuf {
+    /// The path run.json and the report give for a file: itself, or
+    /// `<archive>!/<member>` for a file unpacked from an archive.
+    pub fn shown_path(&self, path: &Path) -> PathBuf {
         let u = match self.unpacked.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

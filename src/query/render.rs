@@ -307,7 +307,7 @@ fn show_float(f: f64) -> String {
 /// isolates, zero-width characters, line and paragraph separators, the BOM) are shown
 /// as visible escapes such as `\u{1b}` or `\u{202e}`.
 pub fn terminal_safe(s: &str) -> String {
-    if !s.chars().any(unsafe_on_terminal) {
+    if !s.chars().any(invisible_or_control) {
         return s.to_string();
     }
     s.chars()
@@ -315,13 +315,15 @@ pub fn terminal_safe(s: &str) -> String {
             '\n' => "\\n".to_string(),
             '\r' => "\\r".to_string(),
             '\t' => "\\t".to_string(),
-            c if unsafe_on_terminal(c) => c.escape_unicode().to_string(),
+            c if invisible_or_control(c) => c.escape_unicode().to_string(),
             c => c.to_string(),
         })
         .collect()
 }
 
-fn unsafe_on_terminal(c: char) -> bool {
+/// Control characters and the invisible characters that reorder or hide text: what
+/// [`terminal_safe`] (and the report) show as escapes.
+pub fn invisible_or_control(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061c}' // Arabic letter mark

@@ -25,7 +25,8 @@ pub(crate) struct Columns {
     pub tag_ids: Vec<u32>,
     /// Rows with a time come first; this many of them.
     timed: usize,
-    /// Shortened forms of values longer than [`MAX_SHOWN`], by (column, row).
+    /// Shown forms of values that are too long or hold invisible characters, by
+    /// (column, row).
     long: HashMap<(Col, usize), String>,
 }
 
@@ -59,10 +60,20 @@ pub(crate) fn shorten(s: &str) -> String {
     )
 }
 
+/// Values the page must not show as stored: megabyte strings (shortened) and text
+/// with control or invisible characters (made visible, see [`super::visible`]).
 fn long_values(ca: &StringChunked, col: Col, out: &mut HashMap<(Col, usize), String>) {
     for (i, v) in ca.iter().enumerate() {
-        if let Some(v) = v.filter(|v| v.len() > MAX_SHOWN) {
-            out.insert((col, i), shorten(v));
+        let Some(v) = v else { continue };
+        let short = if v.len() > MAX_SHOWN {
+            std::borrow::Cow::Owned(shorten(v))
+        } else {
+            std::borrow::Cow::Borrowed(v)
+        };
+        if let std::borrow::Cow::Owned(shown) = super::visible(&short) {
+            out.insert((col, i), shown);
+        } else if let std::borrow::Cow::Owned(s) = short {
+            out.insert((col, i), s);
         }
     }
 }
@@ -141,12 +152,15 @@ impl Columns {
         Ok(cols)
     }
 
+    /// A value as the page shows it (see [`long_values`]).
     fn get<'a>(&'a self, ca: &'a StringChunked, col: Col, i: usize) -> &'a str {
-        let s = at(ca, i);
-        if s.len() <= MAX_SHOWN {
-            return s;
+        if self.long.is_empty() {
+            return at(ca, i);
         }
-        self.long.get(&(col, i)).map(String::as_str).unwrap_or(s)
+        match self.long.get(&(col, i)) {
+            Some(s) => s,
+            None => at(ca, i),
+        }
     }
 
     pub fn len(&self) -> usize {
