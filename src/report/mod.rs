@@ -105,7 +105,8 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
 /// How every value reaches the page: HTML-escaped as tera does it, and with control
 /// and invisible characters (ESC, NUL, bidi overrides such as U+202E, zero-width
 /// characters) shown as `\u{202e}`-style escapes, so evidence text can neither build
-/// markup nor reorder what the analyst reads. Line breaks and tabs stay.
+/// markup nor reorder what the analyst reads. Line breaks (U+2028 and U+2029
+/// included) and tabs stay.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
@@ -116,7 +117,7 @@ pub(crate) fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#x27;"),
             '/' => out.push_str("&#x2F;"),
-            '\n' | '\t' | '\r' => out.push(c),
+            '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}' => out.push(c),
             c if crate::query::invisible_or_control(c) => {
                 out.extend(c.escape_unicode());
             }
@@ -130,8 +131,10 @@ pub(crate) fn escape(s: &str) -> String {
 /// for text that reaches the page without going through [`escape`] (the explorer's
 /// JSON, decoded by the script into `textContent`).
 pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden =
-        |c: char| !matches!(c, '\n' | '\t' | '\r') && crate::query::invisible_or_control(c);
+    let hidden = |c: char| {
+        !matches!(c, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}')
+            && crate::query::invisible_or_control(c)
+    };
     if !s.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
