@@ -176,12 +176,12 @@ impl Records {
             quotes += self.buf.iter().filter(|&&b| b == b'"').count();
             if l.cut > 0 {
                 cut = true;
-                if quotes % 2 == 1 {
+                if !quotes.is_multiple_of(2) {
                     self.record.push(b'"');
                     quotes += 1;
                 }
             }
-            if quotes % 2 == 0 {
+            if quotes.is_multiple_of(2) {
                 break;
             }
             if self.record.len() > MAX_RECORD {
