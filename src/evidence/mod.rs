@@ -418,6 +418,21 @@ impl Evidence {
         Ok(bytes)
     }
 
+    /// The first `n` bytes of an evidence file (to tell its type by magic numbers);
+    /// the rest is streamed through the hasher, so the input log holds the whole file
+    /// and memory holds `n` bytes whatever its size.
+    pub fn read_head(&self, art: &Artifact, n: usize) -> Result<Vec<u8>, EvidenceError> {
+        use std::io::Read;
+        let mut r = self.open(art)?;
+        let mut head = Vec::with_capacity(n);
+        (&mut r)
+            .take(n as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
+        r.finish().map_err(|e| EvidenceError::io(&art.path, e))?;
+        Ok(head)
+    }
+
     /// Opens an evidence file as a hashed stream (for logs and other files that may
     /// be too large to hold).
     pub fn open<'a>(&'a self, art: &'a Artifact) -> Result<EvidenceReader<'a>, EvidenceError> {

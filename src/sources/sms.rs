@@ -501,7 +501,9 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
                         ));
                         content = ", file present (not checked: too large)".into();
                     } else {
-                        match p.evidence.read(&art) {
+                        // Magic numbers sit in the first kilobyte; the whole file is
+                        // still hashed, streamed.
+                        match p.evidence.read_head(&art, 64 * 1024) {
                             Ok(bytes) => match sniff(&bytes) {
                                 Some(magic) => {
                                     tags.push(format!("magic:{}", magic.name()));

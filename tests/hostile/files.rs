@@ -303,3 +303,40 @@ fn an_mvt_timeline_with_an_endless_line_and_an_open_quote_is_bounded() {
         .any(|m| m.starts_with("AAAA") && m.len() <= 65536));
     run.assert_others_parsed(&[]);
 }
+
+/// Plists are parsed whole: one over the 64 MiB limit is hashed (streamed) and refused.
+#[test]
+fn a_plist_over_the_whole_file_limit_is_hashed_not_parsed() {
+    let mut case = Case::new();
+    let p = case.backup_file(ADDAILY);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .expect("plist");
+    // Sparse: the real plist, then zeros up to 65 MiB.
+    f.set_len(65 << 20).expect("grow");
+    drop(f);
+    let run = case.analyze();
+    run.assert_artifact_reports(
+        "addaily",
+        "addaily.plist",
+        &["over the 67108864-byte limit"],
+    );
+    let input = run.json["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .find(|i| {
+            i["logical"]
+                .as_str()
+                .is_some_and(|l| l.ends_with("addaily.plist"))
+        })
+        .expect("the refused file is still an input")
+        .clone();
+    assert_eq!(input["size"].as_u64(), Some(65 << 20));
+    assert_eq!(
+        input["sha256"].as_str(),
+        Some(crate::fixture::hash_file(&p).as_str())
+    );
+    run.assert_others_parsed(&["addaily"]);
+}
