@@ -229,6 +229,13 @@ fn main() -> ExitCode {
                         problems,
                         a.findings.len()
                     );
+                    if a.log.partial {
+                        eprintln!(
+                            "partial analysis: {} artifacts and {} other warnings list what could not be read (run.json \"partial\": true)",
+                            problems,
+                            a.log.warnings.len()
+                        );
+                    }
                 }
                 println!("{}", opts.out.join("report.html").display());
             })
@@ -292,10 +299,12 @@ fn main() -> ExitCode {
             // One line: the outermost context and its root cause.
             let root = e.root_cause().to_string();
             let top = e.to_string();
+            // Errors name evidence paths, which may hold escape sequences.
+            let safe = chainline::query::terminal_safe;
             if top == root {
-                eprintln!("error: {top}");
+                eprintln!("error: {}", safe(&top));
             } else {
-                eprintln!("error: {top}: {root}");
+                eprintln!("error: {}: {}", safe(&top), safe(&root));
             }
             ExitCode::from(2)
         }

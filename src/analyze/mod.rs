@@ -51,12 +51,14 @@ impl Progress {
             started: Instant::now(),
         }
     }
+    /// Messages name evidence files and rows: escape control and bidi characters so
+    /// nothing in the evidence can drive the terminal.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             eprintln!(
                 "[{:>6.1}s] {}",
                 self.started.elapsed().as_secs_f64(),
-                msg.as_ref()
+                crate::query::terminal_safe(msg.as_ref())
             );
         }
     }
@@ -108,6 +110,9 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     }
     for f in &evidence.failed {
         progress.say(format!("warning: {} (left out of the analysis)", f.error));
+    }
+    for w in &evidence.warnings {
+        progress.say(format!("warning: {}: {}", w.artifact, w.message));
     }
 
     let t = Instant::now();
@@ -211,11 +216,31 @@ fn ingest(
         .map(|(source, art)| {
             let t = Instant::now();
             let mut p = Parse::new(evidence, art);
-            let outcome = source.parse(&mut p);
+            // A parser bug on hostile input costs that artifact, never the run.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.parse(&mut p)))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown".into());
+                        Err(sources::SourceError::Format(format!(
+                            "internal error while parsing ({what}); rows before it kept"
+                        )))
+                    });
             let rows = p.rows();
             let (builder, warnings, facts) = p.into_parts();
             bar.inc(1);
             let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
+            // Never the private temp path of an unpacked archive: it is gone after the run.
+            report.path = Some(
+                evidence
+                    .inputs
+                    .shown_path(&art.path)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             match outcome {
                 Ok(()) => {}
                 Err(e) => {

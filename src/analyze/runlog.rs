@@ -6,7 +6,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{Artifact, Evidence, InputRecord};
+use crate::evidence::{Artifact, Evidence, InputRecord, Warning};
 
 use super::Options;
 
@@ -113,6 +113,10 @@ pub struct ContainerReport {
     pub kind: crate::evidence::ContainerKind,
     pub origin: String,
     pub device: crate::evidence::DeviceInfo,
+    /// The prefix of this container's `artifact` values when the case holds another
+    /// container of the same kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Encrypted backups: how they were opened, or why they could not be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionReport>,
@@ -140,6 +144,14 @@ pub struct RunLog {
     pub finished: Option<String>,
     pub command: Vec<String>,
     pub out: String,
+    /// True when anything could not be read completely: an artifact failed, was
+    /// missing or partial, or discovery left something out (`warnings`). The exit
+    /// status is 0 either way; this is the flag to check (docs/HOSTILE.md).
+    #[serde(default)]
+    pub partial: bool,
+    /// What discovery could not use or noticed, outside any one artifact.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
     pub containers: Vec<ContainerReport>,
     pub inputs: Vec<InputRecord>,
     pub artifacts: Vec<ArtifactReport>,
@@ -165,6 +177,8 @@ impl RunLog {
             finished: None,
             command: redact_secrets(std::env::args()),
             out: opts.out.display().to_string(),
+            partial: false,
+            warnings: Vec::new(),
             containers: Vec::new(),
             inputs: Vec::new(),
             artifacts: Vec::new(),
@@ -183,10 +197,12 @@ impl RunLog {
         self.containers = ev
             .containers
             .iter()
-            .map(|c| ContainerReport {
+            .enumerate()
+            .map(|(i, c)| ContainerReport {
                 kind: c.kind,
                 origin: c.origin.display().to_string(),
                 device: c.device.clone(),
+                label: ev.label(i).map(str::to_string),
                 encryption: c.encryption.as_ref().map(|e| EncryptionReport {
                     encrypted: true,
                     unlocked_with: Some(e.method),
@@ -198,6 +214,7 @@ impl RunLog {
                 kind: f.kind,
                 origin: f.origin.display().to_string(),
                 device: Default::default(),
+                label: None,
                 encryption: Some(EncryptionReport {
                     encrypted: true,
                     unlocked_with: None,
@@ -206,6 +223,14 @@ impl RunLog {
                 }),
             }))
             .collect();
+        self.warnings = ev.warnings.clone();
+        // A backup that did not open (wrong or missing password) beside other evidence.
+        self.warnings.extend(ev.failed.iter().map(|f| {
+            crate::evidence::Warning::new(
+                f.origin.to_string_lossy(),
+                format!("not analysed: {}", f.error),
+            )
+        }));
     }
 
     pub fn stage(&mut self, name: &str, t: Instant) {
@@ -238,6 +263,7 @@ impl RunLog {
     }
 
     pub fn finish(&mut self) {
+        self.partial = !self.warnings.is_empty() || self.problems().next().is_some();
         self.finished = Some(crate::timeline::time::rfc3339(&chrono::Utc::now()));
         self.update_total();
     }

@@ -9,7 +9,7 @@ use sha1::{Digest, Sha1};
 use super::crypto::Encryption;
 use super::mbfile::{self, MbFile};
 use super::sqlite::{KeptCopy, SqliteCopy};
-use super::{Artifact, Evidence, EvidenceError, Lookup};
+use super::{leaves_root, probe, Artifact, Evidence, EvidenceError, Lookup, Probe, Warning};
 
 /// What the evidence says about the phone.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -66,6 +66,12 @@ impl ManifestIndex {
             container,
             backup: None,
         };
+        if let Probe::Refused(reason) = probe(root, &artifact.path) {
+            return Err(EvidenceError::Invalid {
+                path: artifact.path.clone(),
+                msg: reason,
+            });
+        }
         let copy = match encryption.and_then(|e| e.manifest_key.as_ref()) {
             Some(key) => {
                 let copy = SqliteCopy::open_keyed(ev, &artifact, &[], Some(key));
@@ -156,36 +162,58 @@ impl ManifestIndex {
     ) -> Option<Lookup> {
         let e = self.get(domain, relative)?;
         let logical = format!("{domain}/{relative}");
-        let id = if e.file_id.len() >= 2 {
+        let missing = |reason: String| {
+            Some(Lookup::Missing {
+                logical: logical.clone(),
+                container,
+                reason,
+            })
+        };
+        if leaves_root(relative) || leaves_root(domain) {
+            return missing(
+                "its relativePath climbs out of the backup (..); never resolved".into(),
+            );
+        }
+        let id = if e.file_id.is_empty() {
+            file_id(domain, relative)
+        } else if is_file_id(&e.file_id) {
             e.file_id.clone()
         } else {
-            file_id(domain, relative)
+            // The fileID names the file on disk: anything but hex could point anywhere.
+            return missing(format!(
+                "its fileID {:?} is not a hex name; never resolved",
+                e.file_id
+            ));
         };
-        let path = root.join(&id[..2]).join(&id);
         let backup = Some((domain.to_string(), relative.to_string()));
-        if path.is_file() {
-            Some(Lookup::Found(Artifact {
-                logical,
-                path,
-                container,
-                backup,
-            }))
-        } else if root.join(&id).is_file() {
-            // Pre-iOS 10 backups keep files flat in the backup root.
-            Some(Lookup::Found(Artifact {
-                logical,
-                path: root.join(&id),
-                container,
-                backup,
-            }))
-        } else {
-            Some(Lookup::Missing {
-                logical,
-                container,
-                reason: format!("listed in Manifest.db as {id} but not in the backup folder"),
-            })
+        // Pre-iOS 10 backups keep files flat in the backup root.
+        let mut refused = None;
+        for path in [root.join(&id[..2]).join(&id), root.join(&id)] {
+            match probe(root, &path) {
+                Probe::File => {
+                    return Some(Lookup::Found(Artifact {
+                        logical,
+                        path,
+                        container,
+                        backup,
+                    }))
+                }
+                Probe::Absent => {}
+                Probe::Refused(r) => {
+                    refused.get_or_insert(format!("stored as {id}, which {r}"));
+                }
+            }
         }
+        missing(refused.unwrap_or_else(|| {
+            format!("listed in Manifest.db as {id} but not in the backup folder")
+        }))
     }
+}
+
+/// A Manifest.db fileID as iOS writes it: lowercase hex SHA-1 (40 digits). Other
+/// lengths of plain hex are accepted; nothing else is ever joined to a path.
+pub fn is_file_id(id: &str) -> bool {
+    id.len() >= 2 && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The backup's name for a file: lowercase hex SHA-1 of `"<domain>-<relativePath>"`.
@@ -211,10 +239,10 @@ pub(super) fn encrypted_manifest(
 ) -> Result<Option<plist::Dictionary>, EvidenceError> {
     let mp = dir.join("Manifest.plist");
     let mut manifest = None;
-    if mp.is_file() {
+    if matches!(probe(dir, &mp), Probe::File) {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        manifest = plist::Value::from_reader(std::io::Cursor::new(&bytes))
+        manifest = super::parse_plist(&bytes)
             .ok()
             .and_then(plist::Value::into_dictionary);
     }
@@ -240,19 +268,51 @@ pub(super) fn encrypted_manifest(
     Ok(None)
 }
 
-pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
+pub(super) fn device_info(ev: &mut Evidence, dir: &Path) -> DeviceInfo {
     let mut info = DeviceInfo::default();
     let p: PathBuf = dir.join("Info.plist");
-    let Ok(bytes) = std::fs::read(&p) else {
-        return info;
+    let lost = "the device's UDID, name, model and iOS version are unknown (the UDID is taken from the folder name if it is one)";
+    let parsed = match probe(dir, &p) {
+        Probe::File => match std::fs::read(&p) {
+            Ok(bytes) => {
+                ev.inputs.record(&p, "Info.plist", &bytes);
+                super::parse_plist(&bytes).map_err(|e| format!("not a readable plist ({e})"))
+            }
+            Err(e) => Err(format!("unreadable ({e})")),
+        },
+        Probe::Absent => Err("absent".to_string()),
+        Probe::Refused(r) => Err(r),
     };
-    ev.inputs.record(&p, "Info.plist", &bytes);
-    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) else {
-        return info;
+    let v = match parsed {
+        Ok(v) => Some(v),
+        Err(why) => {
+            ev.warnings.push(Warning::new(
+                p.to_string_lossy(),
+                format!("Info.plist {why}: {lost}"),
+            ));
+            None
+        }
     };
-    let Some(d) = v.as_dictionary() else {
-        return info;
-    };
+    if let Some(d) = v.as_ref().and_then(|v| v.as_dictionary()) {
+        device_fields(&mut info, d);
+    } else if v.is_some() {
+        ev.warnings.push(Warning::new(
+            p.to_string_lossy(),
+            format!("Info.plist is not a dictionary: {lost}"),
+        ));
+    }
+    if info.udid.is_none() {
+        // Backups are stored in a folder named by the UDID.
+        info.udid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            .map(|n| n.to_lowercase());
+    }
+    info
+}
+
+fn device_fields(info: &mut DeviceInfo, d: &plist::Dictionary) {
     let s = |k: &str| d.get(k).and_then(|v| v.as_string()).map(str::to_string);
     info.udid = s("Unique Identifier")
         .or_else(|| s("Target Identifier"))
@@ -267,15 +327,6 @@ pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
         .and_then(|v| v.as_date())
         .and_then(|d| crate::timeline::time::plist_date(&d))
         .map(|t| crate::timeline::time::rfc3339(&t));
-    if info.udid.is_none() {
-        // Backups are stored in a folder named by the UDID.
-        info.udid = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| n.len() >= 24 && n.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
-            .map(|n| n.to_lowercase());
-    }
-    info
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use super::backup::{device_info, encrypted_manifest, is_backup_dir, ManifestIndex};
 use super::crypto::{self, Keyring};
-use super::{Container, ContainerKind, DeviceInfo, Evidence, EvidenceError, FailedContainer};
+use super::reader::Hashing;
+use super::{
+    Container, ContainerKind, DeviceInfo, Evidence, EvidenceError, FailedContainer, Warning,
+};
 
 /// How deep a case folder is searched.
 const MAX_DEPTH: usize = 8;
@@ -24,7 +27,8 @@ pub(super) fn walk(
 }
 
 fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = lossy_name(path);
+    let name = name.as_str();
     if is_crash_report(name) {
         ev.containers.push(Container {
             kind: ContainerKind::CrashReports,
@@ -37,7 +41,7 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
         });
         Ok(())
     } else if is_archive(name) {
-        unpack_sysdiagnose(ev, path)
+        unpack_sysdiagnose(ev, path, true)
     } else {
         Err(EvidenceError::NoEvidence(path.to_path_buf()))
     }
@@ -64,51 +68,82 @@ fn visit(
         ev.containers.push(plain(ContainerKind::Sysdiagnose, dir));
         return Ok(());
     }
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            ev.warnings.push(Warning::new(
+                dir.to_string_lossy(),
+                format!("folder not readable ({e}); nothing below it was searched"),
+            ));
+            return Ok(());
+        }
     };
     let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
-    let mut has_reports = false;
+    let mut reports = Vec::new();
+    let mut subdirs = Vec::new();
     for p in &entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // Never follow links out of the evidence.
+        let name = lossy_name(p);
+        if p.file_name().is_some_and(|n| n.to_str().is_none()) {
+            ev.warnings.push(Warning::new(
+                p.to_string_lossy(),
+                format!("file name is not UTF-8; shown as {name:?} and read under its real name"),
+            ));
+        }
+        // Never follow links: a loop, or a way out of the evidence.
         let Ok(m) = std::fs::symlink_metadata(p) else {
             continue;
         };
-        if m.is_file() {
-            if is_crash_report(name) {
-                has_reports = true;
-            } else if is_archive(name) && name.to_lowercase().contains("sysdiagnose") {
-                unpack_sysdiagnose(ev, p)?;
+        let ft = m.file_type();
+        if ft.is_symlink() {
+            let target = std::fs::read_link(p)
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ev.warnings.push(Warning::new(
+                p.to_string_lossy(),
+                format!("symbolic link to {target:?} not followed; whatever it points to was not analysed"),
+            ));
+        } else if ft.is_dir() {
+            subdirs.push(p);
+        } else if !ft.is_file() {
+            if is_crash_report(&name) || is_archive(&name) {
+                ev.warnings.push(Warning::new(
+                    p.to_string_lossy(),
+                    "not a regular file (a pipe, device or socket); not opened",
+                ));
             }
+        } else if is_crash_report(&name) {
+            reports.push(p.clone());
+        } else if is_archive(&name) && name.to_lowercase().contains("sysdiagnose") {
+            unpack_sysdiagnose(ev, p, false)?;
         }
     }
-    if has_reports {
+    if !reports.is_empty() {
         let mut c = plain(ContainerKind::CrashReports, dir);
-        c.files = entries
-            .iter()
-            .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(is_crash_report)
-            })
-            .cloned()
-            .collect();
+        c.files = reports;
         ev.containers.push(c);
     }
     if depth < MAX_DEPTH {
-        for p in &entries {
-            if std::fs::symlink_metadata(p)
-                .map(|m| m.is_dir())
-                .unwrap_or(false)
-            {
-                visit(ev, p, depth + 1, keys)?;
-            }
+        for p in subdirs {
+            visit(ev, p, depth + 1, keys)?;
         }
+    } else if !subdirs.is_empty() {
+        ev.warnings.push(Warning::new(
+            dir.to_string_lossy(),
+            format!(
+                "{} folders below this one are more than {MAX_DEPTH} levels deep in the case and were not searched",
+                subdirs.len()
+            ),
+        ));
     }
     Ok(())
+}
+
+/// A file name for recognising and showing it: lossy when it is not UTF-8.
+fn lossy_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn plain(kind: ContainerKind, dir: &Path) -> Container {
@@ -126,9 +161,12 @@ fn plain(kind: ContainerKind, dir: &Path) -> Container {
 /// Adds a backup. An encrypted one that does not open (wrong or missing password) is
 /// listed in `ev.failed` and the walk goes on.
 fn add_backup(ev: &mut Evidence, dir: &Path, keys: &Keyring<'_>) -> Result<(), EvidenceError> {
-    let encryption = match encrypted_manifest(ev, dir)? {
-        None => None,
-        Some(manifest) => match crypto::open(dir, &manifest, keys) {
+    let encryption = match encrypted_manifest(ev, dir) {
+        // A Manifest.db that is not SQLite in a backup that does not say it is
+        // encrypted is damaged: the index load below reports it, the case goes on.
+        Err(EvidenceError::Invalid { .. }) | Ok(None) => None,
+        Err(e) => return Err(e),
+        Ok(Some(manifest)) => match crypto::open(dir, &manifest, keys) {
             Ok(e) => Some(e),
             Err(reason) => {
                 let e = EvidenceError::Locked {
@@ -146,18 +184,100 @@ fn add_backup(ev: &mut Evidence, dir: &Path, keys: &Keyring<'_>) -> Result<(), E
         },
     };
     let idx = ev.containers.len();
-    let manifest = ManifestIndex::load(ev, dir, idx, encryption.as_ref())?;
+    // A damaged index costs this backup's files, not the rest of the case.
+    let manifest = match ManifestIndex::load(ev, dir, idx, encryption.as_ref()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            ev.warnings.push(Warning::new(
+                dir.join("Manifest.db").to_string_lossy(),
+                format!("backup index unreadable ({e}): no file of this backup can be located, so nothing in it was analysed"),
+            ));
+            None
+        }
+    };
     let device = device_info(ev, dir);
     ev.containers.push(Container {
         kind: ContainerKind::Backup,
         origin: dir.to_path_buf(),
         root: dir.to_path_buf(),
         device,
-        manifest: Some(manifest),
+        manifest,
         files: Vec::new(),
         encryption,
     });
     Ok(())
+}
+
+/// Gives containers of the same kind a label each (their folder or file name) that
+/// prefixes their logical paths, so their rows stay apart; warns when two backups
+/// are of the same phone.
+pub(super) fn label_containers(ev: &mut Evidence) {
+    ev.labels = vec![None; ev.containers.len()];
+    let kinds = [
+        ContainerKind::Backup,
+        ContainerKind::Filesystem,
+        ContainerKind::Sysdiagnose,
+        ContainerKind::CrashReports,
+        ContainerKind::MvtOutput,
+    ];
+    for kind in kinds {
+        let same: Vec<usize> = (0..ev.containers.len())
+            .filter(|&i| ev.containers[i].kind == kind)
+            .collect();
+        if same.len() < 2 {
+            continue;
+        }
+        let mut used: Vec<String> = Vec::new();
+        for &i in &same {
+            let base = match lossy_name(&ev.containers[i].origin) {
+                n if n.is_empty() || n == "." || n == ".." => "evidence".to_string(),
+                n => n,
+            };
+            let mut label = base.clone();
+            let mut k = 2;
+            while used.contains(&label) {
+                label = format!("{base}~{k}");
+                k += 1;
+            }
+            used.push(label.clone());
+            if kind == ContainerKind::Backup {
+                // Files read while discovering (Info.plist, Manifest.db) get it too.
+                let root = ev.containers[i].root.clone();
+                ev.inputs.prefix_logical(&root, &label);
+                if let Some(m) = ev.containers[i].manifest.as_mut() {
+                    m.artifact.logical = format!("{label}/{}", m.artifact.logical);
+                }
+            }
+            ev.labels[i] = Some(label);
+        }
+    }
+    let mut by_udid: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, c) in ev.containers.iter().enumerate() {
+        if let (ContainerKind::Backup, Some(u)) = (c.kind, c.device.udid.as_deref()) {
+            by_udid.entry(u).or_default().push(i);
+        }
+    }
+    let mut warnings = Vec::new();
+    for (udid, list) in by_udid.into_iter().filter(|(_, l)| l.len() > 1) {
+        let named: Vec<String> = list
+            .iter()
+            .map(|&i| {
+                format!(
+                    "{} (rows under {}/)",
+                    ev.containers[i].origin.to_string_lossy(),
+                    ev.labels[i].as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        warnings.push(Warning::new(
+            named.join(", "),
+            format!(
+                "{} backups of the same device {udid}: all analysed; their rows are told apart by the artifact prefix, and the same event may appear once per backup",
+                list.len()
+            ),
+        ));
+    }
+    ev.warnings.extend(warnings);
 }
 
 pub fn is_crash_report(name: &str) -> bool {
@@ -211,31 +331,90 @@ fn is_sysdiagnose_dir(dir: &Path) -> bool {
 }
 
 /// Unpacks a sysdiagnose archive into a private temp folder (never next to the
-/// evidence). `unpack_in` refuses entries that would land outside that folder.
-fn unpack_sysdiagnose(ev: &mut Evidence, archive: &Path) -> Result<(), EvidenceError> {
-    let bytes = std::fs::read(archive).map_err(|e| EvidenceError::io(archive, e))?;
-    let name = archive
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("sysdiagnose")
-        .to_string();
-    ev.inputs.record(archive, &name, &bytes);
+/// evidence), hashing it as it streams. `unpack_in` refuses members that would land
+/// outside that folder; links and other special members are skipped. A damaged
+/// archive keeps the members read before the damage, with a warning; one that yields
+/// nothing is an error when it was given directly and a warning inside a case folder.
+fn unpack_sysdiagnose(
+    ev: &mut Evidence,
+    archive: &Path,
+    direct: bool,
+) -> Result<(), EvidenceError> {
+    let file = std::fs::File::open(archive).map_err(|e| EvidenceError::io(archive, e))?;
+    let name = lossy_name(archive);
+    let name = if name.is_empty() {
+        "sysdiagnose".to_string()
+    } else {
+        name
+    };
     let dir = tempfile::Builder::new()
         .prefix("sysdiagnose-")
         .tempdir_in(ev.scratch())
         .map_err(|e| EvidenceError::io(ev.scratch(), e))?;
-    let gz = flate2::read::GzDecoder::new(std::io::Cursor::new(bytes));
-    let mut tar = tar::Archive::new(gz);
-    let bad = |e: std::io::Error| EvidenceError::Invalid {
-        path: archive.to_path_buf(),
-        msg: format!("not a readable tar.gz: {e}"),
-    };
-    for entry in tar.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let kind = entry.header().entry_type();
-        if kind.is_file() || kind.is_dir() {
-            entry.unpack_in(dir.path()).map_err(bad)?;
+    let mut hashing = Hashing::new(std::io::BufReader::new(file));
+    let (mut unpacked, mut skipped) = (0usize, 0usize);
+    let mut damage: Option<String> = None;
+    {
+        let gz = flate2::read::GzDecoder::new(&mut hashing);
+        let mut tar = tar::Archive::new(gz);
+        match tar.entries() {
+            Err(e) => damage = Some(e.to_string()),
+            Ok(entries) => {
+                for entry in entries {
+                    let mut entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            damage = Some(e.to_string());
+                            break;
+                        }
+                    };
+                    let kind = entry.header().entry_type();
+                    if !(kind.is_file() || kind.is_dir()) {
+                        skipped += 1;
+                        continue;
+                    }
+                    match entry.unpack_in(dir.path()) {
+                        Ok(true) => unpacked += 1,
+                        Ok(false) => skipped += 1,
+                        Err(e) => {
+                            damage = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+            }
         }
+    }
+    let (size, sha256) = hashing
+        .finish()
+        .map_err(|e| EvidenceError::io(archive, e))?;
+    ev.inputs.insert(archive, &name, size, sha256);
+    ev.inputs.unpacked_into(dir.path(), archive);
+    if let Some(e) = &damage {
+        let message = format!("not a readable tar.gz after {unpacked} members: {e}");
+        if unpacked == 0 {
+            if direct {
+                return Err(EvidenceError::Invalid {
+                    path: archive.to_path_buf(),
+                    msg: message,
+                });
+            }
+            ev.warnings.push(Warning::new(
+                archive.to_string_lossy(),
+                format!("{message}; nothing in it was analysed"),
+            ));
+            return Ok(());
+        }
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!("{message}; the members after the damage are lost"),
+        ));
+    }
+    if skipped > 0 {
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!("{skipped} archive members skipped (links, devices, or paths leading out of the archive)"),
+        ));
     }
     // Archives hold one top-level folder, sysdiagnose_<date>_<device>/.
     let mut root = dir.path().to_path_buf();

@@ -95,8 +95,7 @@ fn decode_fast(blob: &[u8]) -> Option<MbFile> {
 
 /// The reference decoder: the whole archive as a `plist::Value` tree.
 pub fn decode_generic(blob: &[u8]) -> Result<MbFile, String> {
-    let v =
-        Value::from_reader(std::io::Cursor::new(blob)).map_err(|e| format!("not a plist: {e}"))?;
+    let v = super::parse_plist(blob).map_err(|e| format!("not a plist: {e}"))?;
     let root = v.as_dictionary().ok_or("plist root is not a dictionary")?;
     let objects = root
         .get("$objects")

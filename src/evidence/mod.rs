@@ -16,13 +16,17 @@ pub mod crypto;
 mod discover;
 mod inputs;
 pub mod mbfile;
+mod plistfile;
+mod reader;
 mod scratch;
 mod sqlite;
 
-pub use backup::{file_id, DeviceInfo, ManifestEntry, ManifestIndex};
+pub use backup::{file_id, is_file_id, DeviceInfo, ManifestEntry, ManifestIndex};
 pub use crypto::{Encryption, Unlock, UnlockMethod};
 pub use discover::is_crash_report;
 pub use inputs::{InputLog, InputRecord, PlainRecord};
+pub use plistfile::{parse_plist, PlistError, MAX_PLIST_DEPTH, MAX_PLIST_VALUES};
+pub use reader::{EvidenceReader, Line, MAX_LINE, MAX_WHOLE_FILE};
 pub use scratch::{install_interrupt_handler, Scratch};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 
@@ -53,6 +57,14 @@ pub enum EvidenceError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("{path} is {size} bytes, over the {limit}-byte limit for files read whole; hashed but not parsed")]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{path} is not a regular file (a pipe, device or socket); not opened")]
+    NotRegular { path: PathBuf },
 }
 
 impl EvidenceError {
@@ -73,6 +85,26 @@ pub enum ContainerKind {
     CrashReports,
     /// A folder written by MVT (`mvt-ios check-backup`/`check-fs`) holding its `timeline.csv`.
     MvtOutput,
+}
+
+/// Something discovery noticed about the evidence that is not one artifact's problem:
+/// a link not followed, a name that is not UTF-8, an unreadable backup index, two
+/// backups of one phone. Listed in run.json `warnings`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Warning {
+    /// The file or folder concerned (lossy when its name is not UTF-8).
+    pub artifact: String,
+    /// What happened and what was lost.
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(artifact: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            artifact: artifact.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// One body of evidence: a backup, a filesystem dump, a sysdiagnose, a crash folder.
@@ -156,6 +188,11 @@ pub struct Evidence {
     scratch: Scratch,
     /// The first backup that did not open, reported when nothing else did.
     first_locked: Option<EvidenceError>,
+    /// What discovery could not use or noticed (run.json `warnings`).
+    pub warnings: Vec<Warning>,
+    /// Per container: the prefix of its logical paths when the case holds another
+    /// container of the same kind (two backups, two sysdiagnoses), else `None`.
+    labels: Vec<Option<String>>,
     /// Unpacked archives, kept alive for the run.
     _unpacked: Vec<TempDir>,
 }
@@ -185,6 +222,8 @@ impl Evidence {
             containers: Vec::new(),
             failed: Vec::new(),
             inputs: InputLog::default(),
+            warnings: Vec::new(),
+            labels: Vec::new(),
             scratch,
             first_locked: None,
             _unpacked: Vec::new(),
@@ -202,7 +241,41 @@ impl Evidence {
                 return Err(e);
             }
         }
+        discover::label_containers(&mut ev);
         Ok(ev)
+    }
+
+    /// The prefix that tells this container's logical paths from those of another
+    /// container of the same kind in the case, if there is one.
+    pub fn label(&self, container: usize) -> Option<&str> {
+        self.labels.get(container).and_then(|l| l.as_deref())
+    }
+
+    /// A logical path as the timeline names it: `<label>/<logical>` when the
+    /// container has a label.
+    pub fn qualify(&self, container: usize, logical: &str) -> String {
+        match self.label(container) {
+            Some(l) => format!("{l}/{logical}"),
+            None => logical.to_string(),
+        }
+    }
+
+    fn qualified(&self, l: Lookup) -> Lookup {
+        match l {
+            Lookup::Found(mut a) => {
+                a.logical = self.qualify(a.container, &a.logical);
+                Lookup::Found(a)
+            }
+            Lookup::Missing {
+                logical,
+                container,
+                reason,
+            } => Lookup::Missing {
+                logical: self.qualify(container, &logical),
+                container,
+                reason,
+            },
+        }
     }
 
     /// The private scratch folder (temp copies of SQLite files, unpacked archives).
@@ -235,29 +308,19 @@ impl Evidence {
                     }
                 }
                 ContainerKind::Filesystem => {
-                    if let Some(p) = loc.filesystem.iter().find(|p| c.root.join(p).is_file()) {
-                        out.push(Lookup::Found(Artifact {
-                            logical: (*p).to_string(),
-                            path: c.root.join(p),
-                            container: i,
-                            backup: None,
-                        }));
+                    if let Some(l) = first_file(&c.root, loc.filesystem, "", i) {
+                        out.push(l);
                     }
                 }
                 ContainerKind::Sysdiagnose => {
-                    if let Some(p) = loc.sysdiagnose.iter().find(|p| c.root.join(p).is_file()) {
-                        out.push(Lookup::Found(Artifact {
-                            logical: format!("sysdiagnose/{p}"),
-                            path: c.root.join(p),
-                            container: i,
-                            backup: None,
-                        }));
+                    if let Some(l) = first_file(&c.root, loc.sysdiagnose, "sysdiagnose/", i) {
+                        out.push(l);
                     }
                 }
                 ContainerKind::CrashReports | ContainerKind::MvtOutput => {}
             }
         }
-        out
+        out.into_iter().map(|l| self.qualified(l)).collect()
     }
 
     /// Every file of a family, in every container, in a stable order.
@@ -300,10 +363,13 @@ impl Evidence {
                             list_files(&c.root, &c.root, set.name, i, "", &mut out);
                         }
                         for f in &c.files {
-                            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                            if (set.name)(name) {
+                            let name = f
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            if (set.name)(&name) {
                                 out.push(Lookup::Found(Artifact {
-                                    logical: name.to_string(),
+                                    logical: name,
                                     path: f.clone(),
                                     container: i,
                                     backup: None,
@@ -315,38 +381,79 @@ impl Evidence {
                 ContainerKind::MvtOutput => {}
             }
         }
-        out
+        out.into_iter().map(|l| self.qualified(l)).collect()
     }
 
     /// Resolves a file in the same container as `art` (e.g. an SMS attachment named by
     /// sms.db). `backup` is a domain + relativePath, `fs` a filesystem path.
+    /// A path the evidence names (an attachment path in sms.db) that climbs out of its
+    /// container is never resolved: `Missing`, with the reason.
     pub fn sibling(&self, container: usize, backup: (&str, &str), fs: &str) -> Option<Lookup> {
         let c = self.containers.get(container)?;
-        match c.kind {
+        let found = match c.kind {
             ContainerKind::Backup => c
                 .manifest
                 .as_ref()?
                 .lookup(container, &c.root, backup.0, backup.1),
             ContainerKind::Filesystem => {
-                let p = c.root.join(fs.trim_start_matches('/'));
-                p.is_file().then(|| {
-                    Lookup::Found(Artifact {
-                        logical: fs.trim_start_matches('/').to_string(),
-                        path: p,
+                let rel = fs.trim_start_matches('/');
+                let probed = if leaves_root(rel) {
+                    Probe::Refused("the path climbs out of the evidence (..); not followed".into())
+                } else {
+                    probe(&c.root, &c.root.join(rel))
+                };
+                match probed {
+                    Probe::File => Some(Lookup::Found(Artifact {
+                        logical: rel.to_string(),
+                        path: c.root.join(rel),
                         container,
                         backup: None,
-                    })
-                })
+                    })),
+                    Probe::Absent => None,
+                    Probe::Refused(reason) => Some(Lookup::Missing {
+                        logical: rel.to_string(),
+                        container,
+                        reason,
+                    }),
+                }
             }
             _ => None,
-        }
+        };
+        found.map(|l| self.qualified(l))
     }
 
     /// Reads a whole evidence file, hashing it into the input log; a file of an
-    /// encrypted backup comes back decrypted (the log keeps both hashes).
+    /// encrypted backup comes back decrypted. Files over
+    /// [`MAX_WHOLE_FILE`] are hashed (streamed) but refused: read them with
+    /// [`Evidence::open`] if they can be parsed as a stream.
     pub fn read(&self, art: &Artifact) -> Result<Vec<u8>, EvidenceError> {
-        let bytes = std::fs::read(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
-        self.inputs.record(&art.path, &art.logical, &bytes);
+        use std::io::Read;
+        let mut r = self.open(art)?;
+        let size = std::fs::metadata(&art.path).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_WHOLE_FILE {
+            r.finish().map_err(|e| EvidenceError::io(&art.path, e))?;
+            return Err(EvidenceError::TooLarge {
+                path: art.path.clone(),
+                size,
+                limit: MAX_WHOLE_FILE,
+            });
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        // `take` guards against a file that grows while it is read.
+        (&mut r)
+            .take(MAX_WHOLE_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
+        if bytes.len() as u64 > MAX_WHOLE_FILE {
+            r.finish().map_err(|e| EvidenceError::io(&art.path, e))?;
+            return Err(EvidenceError::TooLarge {
+                path: art.path.clone(),
+                size: bytes.len() as u64,
+                limit: MAX_WHOLE_FILE,
+            });
+        }
+        r.finish().map_err(|e| EvidenceError::io(&art.path, e))?;
+        // A file of an encrypted backup comes back decrypted (the log keeps both hashes).
         let Some((key, size)) = self.file_key(art)? else {
             return Ok(bytes);
         };
@@ -401,6 +508,40 @@ impl Evidence {
         Ok(Some((key, size)))
     }
 
+    /// The first `n` bytes of an evidence file (to tell its type by magic numbers);
+    /// the rest is streamed through the hasher, so the input log holds the whole file
+    /// and memory holds `n` bytes whatever its size.
+    pub fn read_head(&self, art: &Artifact, n: usize) -> Result<Vec<u8>, EvidenceError> {
+        use std::io::Read;
+        // Ciphertext says nothing about the type: decrypt (whole, within the read cap).
+        if self.file_key(art)?.is_some() {
+            let mut plain = self.read(art)?;
+            plain.truncate(n);
+            return Ok(plain);
+        }
+        let mut r = self.open(art)?;
+        let mut head = Vec::with_capacity(n);
+        (&mut r)
+            .take(n as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| EvidenceError::io(&art.path, e))?;
+        r.finish().map_err(|e| EvidenceError::io(&art.path, e))?;
+        Ok(head)
+    }
+
+    /// Opens an evidence file as a hashed stream (for logs and other files that may
+    /// be too large to hold).
+    pub fn open<'a>(&'a self, art: &'a Artifact) -> Result<EvidenceReader<'a>, EvidenceError> {
+        let meta = std::fs::metadata(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
+        if !meta.is_file() {
+            return Err(EvidenceError::NotRegular {
+                path: art.path.clone(),
+            });
+        }
+        let f = std::fs::File::open(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
+        Ok(EvidenceReader::new(self, art, f))
+    }
+
     /// Copies a SQLite artifact and its `-wal`/`-shm` companions into the scratch
     /// folder and opens the copy. The evidence file is only ever read.
     pub fn open_sqlite(&self, art: &Artifact) -> Result<SqliteCopy, EvidenceError> {
@@ -415,7 +556,10 @@ impl Evidence {
             let found = match (&art.backup, self.containers.get(art.container)) {
                 (Some((domain, rel)), Some(c)) => c.manifest.as_ref().and_then(|m| {
                     match m.lookup(art.container, &c.root, domain, &format!("{rel}{suffix}")) {
-                        Some(Lookup::Found(a)) => Some(a),
+                        Some(l @ Lookup::Found(_)) => match self.qualified(l) {
+                            Lookup::Found(a) => Some(a),
+                            Lookup::Missing { .. } => None,
+                        },
                         _ => None,
                     }
                 }),
@@ -423,7 +567,12 @@ impl Evidence {
                     let mut p = art.path.clone().into_os_string();
                     p.push(suffix);
                     let p = PathBuf::from(p);
-                    p.is_file().then(|| Artifact {
+                    let root = self
+                        .containers
+                        .get(art.container)
+                        .map(|c| c.root.as_path())
+                        .unwrap_or(Path::new("/"));
+                    matches!(probe(root, &p), Probe::File).then(|| Artifact {
                         logical: format!("{}{suffix}", art.logical),
                         path: p,
                         container: art.container,
@@ -450,12 +599,14 @@ fn list_files(
     if !dir.is_dir() {
         return;
     }
+    // Links are not followed (a loop, or a way out of the evidence); one whose name
+    // fits is reported as missing, with the reason.
     let mut found: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| e.file_name().to_str().is_some_and(accept))
+        .filter(|e| !e.file_type().is_dir())
+        .filter(|e| accept(&e.file_name().to_string_lossy()))
         .map(|e| e.into_path())
         .collect();
     found.sort();
@@ -465,11 +616,100 @@ fn list_files(
             .unwrap_or(&p)
             .to_string_lossy()
             .into_owned();
-        out.push(Lookup::Found(Artifact {
-            logical: format!("{prefix}{rel}"),
-            path: p,
-            container,
-            backup: None,
-        }));
+        let logical = format!("{prefix}{rel}");
+        match probe(root, &p) {
+            Probe::File => out.push(Lookup::Found(Artifact {
+                logical,
+                path: p,
+                container,
+                backup: None,
+            })),
+            Probe::Absent => {}
+            Probe::Refused(reason) => out.push(Lookup::Missing {
+                logical,
+                container,
+                reason,
+            }),
+        }
     }
+}
+
+/// The first of `paths` (relative to `root`) that is a file inside the container.
+fn first_file(root: &Path, paths: &[&str], prefix: &str, container: usize) -> Option<Lookup> {
+    let mut refused = None;
+    for p in paths {
+        let logical = format!("{prefix}{p}");
+        match probe(root, &root.join(p)) {
+            Probe::File => {
+                return Some(Lookup::Found(Artifact {
+                    logical,
+                    path: root.join(p),
+                    container,
+                    backup: None,
+                }))
+            }
+            Probe::Absent => {}
+            Probe::Refused(reason) => {
+                refused.get_or_insert(Lookup::Missing {
+                    logical,
+                    container,
+                    reason,
+                });
+            }
+        }
+    }
+    refused
+}
+
+/// What is at a path inside a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// A regular file inside the container (possibly through a link that stays inside).
+    File,
+    /// Nothing, or a folder.
+    Absent,
+    /// Something that must not be opened, and why: a link out of the evidence, a
+    /// broken or looping link, a pipe or device.
+    Refused(String),
+}
+
+/// Looks at `path` without trusting it: links are resolved and must stay inside
+/// `root`; only regular files are accepted (opening a pipe would hang the run).
+pub(crate) fn probe(root: &Path, path: &Path) -> Probe {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Probe::Absent;
+    };
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Probe::Absent;
+    }
+    if !ft.is_file() && !ft.is_symlink() {
+        return Probe::Refused("not a regular file (a pipe, device or socket); not opened".into());
+    }
+    let (Ok(real), Ok(real_root)) = (std::fs::canonicalize(path), std::fs::canonicalize(root))
+    else {
+        return Probe::Refused("a broken or looping symbolic link; not followed".into());
+    };
+    if !real.starts_with(&real_root) {
+        return Probe::Refused(format!(
+            "resolves to {}, outside the evidence; not followed",
+            real.display()
+        ));
+    }
+    match std::fs::metadata(&real) {
+        Ok(m) if m.is_file() => Probe::File,
+        Ok(m) if m.is_dir() => Probe::Absent,
+        Ok(_) => Probe::Refused("links to something that is not a regular file; not opened".into()),
+        Err(_) => Probe::Refused("a broken or looping symbolic link; not followed".into()),
+    }
+}
+
+/// Whether a relative path the evidence gives (a Manifest.db relativePath, an
+/// attachment path in sms.db) could leave the folder it is joined to: a `..`
+/// component, an absolute path, a NUL byte.
+pub fn leaves_root(rel: &str) -> bool {
+    rel.starts_with('/')
+        || rel.starts_with('\\')
+        || rel.contains('\0')
+        || rel.split(['/', '\\']).any(|c| c == "..")
 }

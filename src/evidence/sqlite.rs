@@ -157,6 +157,12 @@ fn copy_hashed(
 ) -> Result<(), EvidenceError> {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Write};
+    let meta = std::fs::metadata(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
+    if !meta.is_file() {
+        return Err(EvidenceError::NotRegular {
+            path: art.path.clone(),
+        });
+    }
     let mut src = std::fs::File::open(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
     let mut dst = std::fs::File::create(to).map_err(|e| EvidenceError::io(to, e))?;
     if let Some((key, size)) = key {

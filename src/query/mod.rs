@@ -9,7 +9,7 @@ mod load;
 mod render;
 mod zone;
 
-pub use render::{cells, rows_of, Cell, Format, Render};
+pub use render::{cells, invisible_or_control, rows_of, terminal_safe, Cell, Format, Render};
 pub use zone::{UnknownZone, Zone};
 
 use std::path::{Path, PathBuf};

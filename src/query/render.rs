@@ -302,8 +302,12 @@ fn show_float(f: f64) -> String {
 
 /// Control characters (ANSI escapes, newlines) in evidence text would move the cursor
 /// or recolour the analyst's terminal; show them escaped instead.
-fn terminal_safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+/// Text that cannot drive a terminal: control characters (ESC sequences, NUL, line
+/// breaks) and the invisible characters that reorder or hide text (bidi overrides and
+/// isolates, zero-width characters, line and paragraph separators, the BOM) are shown
+/// as visible escapes such as `\u{1b}` or `\u{202e}`.
+pub fn terminal_safe(s: &str) -> String {
+    if !s.chars().any(invisible_or_control) {
         return s.to_string();
     }
     s.chars()
@@ -311,10 +315,23 @@ fn terminal_safe(s: &str) -> String {
             '\n' => "\\n".to_string(),
             '\r' => "\\r".to_string(),
             '\t' => "\\t".to_string(),
-            c if c.is_control() => c.escape_unicode().to_string(),
+            c if invisible_or_control(c) => c.escape_unicode().to_string(),
             c => c.to_string(),
         })
         .collect()
+}
+
+/// Control characters and the invisible characters that reorder or hide text: what
+/// [`terminal_safe`] (and the report) show as escapes.
+pub fn invisible_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061c}' // Arabic letter mark
+            | '\u{200b}'..='\u{200f}' // zero-width space/joiners, LRM, RLM
+            | '\u{2028}'..='\u{202e}' // line/paragraph separators, bidi embeddings and overrides
+            | '\u{2060}'..='\u{2069}' // word joiner, invisible operators, bidi isolates
+            | '\u{feff}' // BOM / zero-width no-break space
+        )
 }
 
 fn fit(s: &str, max: usize) -> String {

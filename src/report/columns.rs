@@ -2,6 +2,7 @@
 //! (context tables, the explorer payload). The frame is sorted by time, rows without
 //! a time last.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -24,6 +25,57 @@ pub(crate) struct Columns {
     pub tag_ids: Vec<u32>,
     /// Rows with a time come first; this many of them.
     timed: usize,
+    /// Shown forms of values that are too long or hold invisible characters, by
+    /// (column, row).
+    long: HashMap<(Col, usize), String>,
+}
+
+/// Bytes of one value the page shows; the rest is named, and kept whole in
+/// timeline.parquet. A megabyte-long process name or file name would otherwise be
+/// copied into the page (and every table it appears in) in full.
+pub(crate) const MAX_SHOWN: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Col {
+    Source,
+    Kind,
+    Actor,
+    Target,
+    Message,
+    Artifact,
+    Record,
+    Device,
+}
+
+/// `s` cut to [`MAX_SHOWN`] bytes on a character boundary, saying how much was left out.
+pub(crate) fn shorten(s: &str) -> String {
+    let mut end = MAX_SHOWN.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… [{} more bytes, whole in timeline.parquet]",
+        &s[..end],
+        s.len() - end
+    )
+}
+
+/// Values the page must not show as stored: megabyte strings (shortened) and text
+/// with control or invisible characters (made visible, see [`super::visible`]).
+fn long_values(ca: &StringChunked, col: Col, out: &mut HashMap<(Col, usize), String>) {
+    for (i, v) in ca.iter().enumerate() {
+        let Some(v) = v else { continue };
+        let short = if v.len() > MAX_SHOWN {
+            std::borrow::Cow::Owned(shorten(v))
+        } else {
+            std::borrow::Cow::Borrowed(v)
+        };
+        if let std::borrow::Cow::Owned(shown) = super::visible(&short) {
+            out.insert((col, i), shown);
+        } else if let std::borrow::Cow::Owned(s) = short {
+            out.insert((col, i), s);
+        }
+    }
 }
 
 fn str_col(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
@@ -82,7 +134,7 @@ impl Columns {
                 tag_ids.push(id);
             }
         }
-        Ok(Columns {
+        let mut cols = Columns {
             timed,
             ts,
             source: str_col(df, "source")?,
@@ -97,7 +149,34 @@ impl Columns {
             bytes_out: i64_col(df, "bytes_out")?,
             tag_sets,
             tag_ids,
-        })
+            long: HashMap::new(),
+        };
+        let mut long = HashMap::new();
+        for (ca, col) in [
+            (&cols.source, Col::Source),
+            (&cols.kind, Col::Kind),
+            (&cols.actor, Col::Actor),
+            (&cols.target, Col::Target),
+            (&cols.message, Col::Message),
+            (&cols.artifact, Col::Artifact),
+            (&cols.record, Col::Record),
+            (&cols.device, Col::Device),
+        ] {
+            long_values(ca, col, &mut long);
+        }
+        cols.long = long;
+        Ok(cols)
+    }
+
+    /// A value as the page shows it (see [`long_values`]).
+    fn get<'a>(&'a self, ca: &'a StringChunked, col: Col, i: usize) -> &'a str {
+        if self.long.is_empty() {
+            return at(ca, i);
+        }
+        match self.long.get(&(col, i)) {
+            Some(s) => s,
+            None => at(ca, i),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -105,28 +184,28 @@ impl Columns {
     }
 
     pub fn source(&self, i: usize) -> &str {
-        at(&self.source, i)
+        self.get(&self.source, Col::Source, i)
     }
     pub fn kind(&self, i: usize) -> &str {
-        at(&self.kind, i)
+        self.get(&self.kind, Col::Kind, i)
     }
     pub fn actor(&self, i: usize) -> &str {
-        at(&self.actor, i)
+        self.get(&self.actor, Col::Actor, i)
     }
     pub fn target(&self, i: usize) -> &str {
-        at(&self.target, i)
+        self.get(&self.target, Col::Target, i)
     }
     pub fn message(&self, i: usize) -> &str {
-        at(&self.message, i)
+        self.get(&self.message, Col::Message, i)
     }
     pub fn artifact(&self, i: usize) -> &str {
-        at(&self.artifact, i)
+        self.get(&self.artifact, Col::Artifact, i)
     }
     pub fn record(&self, i: usize) -> &str {
-        at(&self.record, i)
+        self.get(&self.record, Col::Record, i)
     }
     pub fn device(&self, i: usize) -> &str {
-        at(&self.device, i)
+        self.get(&self.device, Col::Device, i)
     }
     pub fn bytes(&self, i: usize) -> (Option<i64>, Option<i64>) {
         (self.bytes_in.get(i), self.bytes_out.get(i))
@@ -137,6 +216,11 @@ impl Columns {
             .and_then(|id| self.tag_sets.get(*id as usize))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The row's evidence reference, whole (for lookups, never shortened).
+    pub fn key(&self, i: usize) -> (&str, &str) {
+        (at(&self.artifact, i), at(&self.record, i))
     }
 
     /// Rows whose time lies in `[from, to]` (microseconds), as a range of row numbers.
@@ -150,6 +234,6 @@ impl Columns {
     /// Rows carrying `ts` exactly and naming this evidence record.
     pub fn find(&self, ts: i64, artifact: &str, record: &str) -> Option<usize> {
         self.window(ts, ts)
-            .find(|&i| self.artifact(i) == artifact && self.record(i) == record)
+            .find(|&i| at(&self.artifact, i) == artifact && at(&self.record, i) == record)
     }
 }

@@ -99,6 +99,7 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
     tera.add_raw_template("report.html", TEMPLATE)
         .context("parsing the report template")?;
     tera.autoescape_on(vec![".html"]);
+    tera.set_escape_fn(escape);
     let mut ctx = tera::Context::new();
     ctx.insert("page", &page);
     ctx.insert("generated", &display_time(generated.timestamp_micros()));
@@ -132,6 +133,53 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
 }
 
 const PAYLOAD_MARKER: &str = "<!--chainline:payload-->";
+
+/// How every value reaches the page: HTML-escaped as tera does it, and with control
+/// and invisible characters (ESC, NUL, bidi overrides such as U+202E, zero-width
+/// characters) shown as `\u{202e}`-style escapes, so evidence text can neither build
+/// markup nor reorder what the analyst reads. Line breaks (U+2028 and U+2029
+/// included) and tabs stay.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '/' => out.push_str("&#x2F;"),
+            '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}' => out.push(c),
+            c if crate::query::invisible_or_control(c) => {
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control and invisible characters as visible escapes (line breaks and tabs kept);
+/// for text that reaches the page without going through [`escape`] (the explorer's
+/// JSON, decoded by the script into `textContent`).
+pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        !matches!(c, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}')
+            && crate::query::invisible_or_control(c)
+    };
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// A time as every table of the report shows it: UTC, microseconds, no zone letter
 /// (headers say UTC).
@@ -173,6 +221,16 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_text_is_escaped_and_made_visible() {
+        assert_eq!(
+            escape("<b>\u{202e}x\u{1b}[31m\n"),
+            "&lt;b&gt;\\u{202e}x\\u{1b}[31m\n"
+        );
+        assert_eq!(visible("a\u{200b}b\tc"), "a\\u{200b}b\tc");
+        assert!(matches!(visible("plain"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn base64_matches_rfc4648() {

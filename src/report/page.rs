@@ -93,7 +93,7 @@ fn analyst_tags(saved: &Saved, cols: &Columns) -> BTreeMap<usize, Vec<String>> {
         return out;
     }
     for i in 0..cols.len() {
-        if let Some(tags) = by_record.get(&(cols.artifact(i), cols.record(i))) {
+        if let Some(tags) = by_record.get(&cols.key(i)) {
             out.insert(i, tags.clone());
         }
     }

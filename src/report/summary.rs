@@ -51,7 +51,9 @@ pub(crate) struct ContainerView {
 #[derive(Serialize)]
 pub(crate) struct InputView {
     pub logical: String,
+    pub path: String,
     pub size: String,
+    pub mtime: String,
     pub sha256: String,
 }
 
@@ -67,6 +69,10 @@ pub(crate) struct SourceRow {
 pub(crate) struct Artifacts {
     pub counts: Vec<(String, usize)>,
     pub rows: Vec<ArtifactRow>,
+    /// run.json `partial`: something could not be read completely.
+    pub partial: bool,
+    /// Discovery warnings (run.json `warnings`): file or folder, and what happened.
+    pub warnings: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -168,7 +174,9 @@ pub(crate) fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
         .iter()
         .map(|i| InputView {
             logical: i.logical.clone(),
+            path: i.path.to_string_lossy().into_owned(),
             size: n(i.size as usize),
+            mtime: i.mtime.as_deref().map(pretty_time).unwrap_or_default(),
             sha256: i.sha256.clone(),
         })
         .collect();
@@ -271,7 +279,16 @@ pub(crate) fn artifacts(log: &crate::analyze::RunLog) -> Artifacts {
                 .collect(),
         })
         .collect();
-    Artifacts { counts, rows }
+    Artifacts {
+        counts,
+        rows,
+        partial: log.partial,
+        warnings: log
+            .warnings
+            .iter()
+            .map(|w| (w.artifact.clone(), w.message.clone()))
+            .collect(),
+    }
 }
 
 pub(crate) fn method(log: &crate::analyze::RunLog) -> Method {

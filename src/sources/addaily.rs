@@ -34,7 +34,7 @@ impl Source for AdDaily {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let root = Value::from_reader(std::io::Cursor::new(&bytes))?;
+        let root = crate::evidence::parse_plist(&bytes)?;
         let Some(baseline) = root.as_dictionary().and_then(|d| d.get("netUsageBaseline")) else {
             p.warn("no netUsageBaseline dictionary");
             return Ok(());

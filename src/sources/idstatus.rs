@@ -46,7 +46,7 @@ impl Source for IdStatusCache {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let root = Value::from_reader(std::io::Cursor::new(&bytes))?;
+        let root = crate::evidence::parse_plist(&bytes)?;
         let Some(services) = root.as_dictionary() else {
             return Err(SourceError::Format(
                 "idstatuscache root is not a dictionary".into(),

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::evidence::{Artifact, ContainerKind, Evidence, Lookup};
+use crate::evidence::{Artifact, ContainerKind, Evidence, EvidenceReader, Lookup, MAX_LINE};
 use crate::timeline::{time, Event};
 
 use super::{Parse, Source, SourceError};
@@ -36,7 +36,7 @@ impl Source for MvtTimeline {
             .filter(|(_, c)| c.kind == ContainerKind::MvtOutput)
             .map(|(i, c)| {
                 Lookup::Found(Artifact {
-                    logical: "timeline.csv".into(),
+                    logical: ev.qualify(i, "timeline.csv"),
                     path: c.root.join("timeline.csv"),
                     container: i,
                     backup: None,
@@ -46,41 +46,35 @@ impl Source for MvtTimeline {
     }
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
-        let bytes = p.evidence.read(p.artifact)?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(&bytes[..]);
-        let header = rdr
-            .byte_headers()
-            .map_err(|e| SourceError::Format(format!("timeline.csv header: {e}")))?;
-        let names: Vec<String> = header
-            .iter()
-            .map(|h| {
-                String::from_utf8_lossy(h)
-                    .trim_start_matches('\u{feff}')
-                    .to_string()
-            })
-            .collect();
-        if names != HEADER {
-            return Err(SourceError::Format(format!(
-                "not an MVT timeline.csv: header is {names:?}"
-            )));
-        }
+        // Streamed record by record with bounded lines and records: an MVT timeline
+        // of a whole phone can be large, and a hostile one can hold an endless line.
+        let mut reader = p.evidence.open(p.artifact)?;
+        let mut records = Records::default();
         let mut kinds = Kinds::default();
         let mut problems = Problems::default();
         let mut rows = 0usize;
-        let mut lines = LineCounter::new(&bytes);
-        for rec in rdr.byte_records() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    let line = e.position().map(|p| lines.at(p.byte())).unwrap_or(0);
-                    problems.add(format!("line:{line}: {e}"));
-                    continue;
+        let mut header_seen = false;
+        while let Some((line, rec)) = records
+            .next(&mut reader, &mut problems)
+            .map_err(|e| SourceError::Format(format!("reading timeline.csv: {e}")))?
+        {
+            if !header_seen {
+                let names: Vec<String> = rec
+                    .iter()
+                    .map(|h| {
+                        String::from_utf8_lossy(h)
+                            .trim_start_matches('\u{feff}')
+                            .to_string()
+                    })
+                    .collect();
+                if names != HEADER {
+                    return Err(SourceError::Format(format!(
+                        "not an MVT timeline.csv: header is {names:?}"
+                    )));
                 }
-            };
-            let line = rec.position().map(|p| lines.at(p.byte())).unwrap_or(0);
+                header_seen = true;
+                continue;
+            }
             if rec.len() != 4 {
                 problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
                 continue;
@@ -114,6 +108,11 @@ impl Source for MvtTimeline {
             );
             rows += 1;
         }
+        if !header_seen {
+            return Err(SourceError::Format(
+                "timeline.csv header: the file is empty".into(),
+            ));
+        }
         if kinds.overflow > 0 {
             p.warn(format!(
                 "{} rows have event names beyond the first {MAX_KINDS}; their kind is {OTHER_KIND}",
@@ -128,41 +127,90 @@ impl Source for MvtTimeline {
     }
 }
 
-/// 1-based line of a byte offset, counted forward from the previous call (records come
-/// in order). Counted from the bytes, so quoted newlines inside a field count as lines.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    offset: usize,
+/// A CSV record (quoted fields may span lines) is held at most this long; a longer
+/// one is an unbalanced quote or an attack, and is skipped.
+const MAX_RECORD: usize = 1024 * 1024;
+
+/// Assembles CSV records from bounded lines: a record ends at a line end outside
+/// quotes (quotes inside a field are doubled, so an even count of `"` means closed).
+#[derive(Default)]
+struct Records {
     line: u64,
+    buf: Vec<u8>,
+    record: Vec<u8>,
 }
 
-impl<'a> LineCounter<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        LineCounter {
-            bytes,
-            offset: 0,
-            line: 1,
+impl Records {
+    /// The next record and the 1-based line it starts on.
+    fn next(
+        &mut self,
+        r: &mut EvidenceReader<'_>,
+        problems: &mut Problems,
+    ) -> std::io::Result<Option<(u64, csv::ByteRecord)>> {
+        self.record.clear();
+        let mut start = 0u64;
+        let mut quotes = 0usize;
+        let mut cut = false;
+        loop {
+            let Some(l) = r.read_line(&mut self.buf, MAX_LINE)? else {
+                if self.record.is_empty() {
+                    return Ok(None);
+                }
+                // The file ends inside a quoted field: close it and keep what is there.
+                problems.add(format!(
+                    "line:{start}: the file ends inside a quoted field; row kept as it stands"
+                ));
+                self.record.push(b'"');
+                break;
+            };
+            self.line += 1;
+            if self.record.is_empty() {
+                if self.buf.iter().all(|b| *b == b'\r') {
+                    continue;
+                }
+                start = self.line;
+            } else {
+                self.record.push(b'\n');
+            }
+            self.record.extend_from_slice(&self.buf);
+            quotes += self.buf.iter().filter(|&&b| b == b'"').count();
+            if l.cut > 0 {
+                cut = true;
+                if !quotes.is_multiple_of(2) {
+                    self.record.push(b'"');
+                    quotes += 1;
+                }
+            }
+            if quotes.is_multiple_of(2) {
+                break;
+            }
+            if self.record.len() > MAX_RECORD {
+                problems.add(format!(
+                    "line:{start}: a quoted field runs past {MAX_RECORD} bytes (an unbalanced quote?); lines {start} to {} skipped",
+                    self.line
+                ));
+                self.record.clear();
+                quotes = 0;
+            }
         }
-    }
-
-    fn at(&mut self, byte: u64) -> u64 {
-        let mut byte = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        // With CRLF endings the csv crate reports a record as starting on the `\n` that
-        // ends the line before (it skips it as an empty line): step over line ends.
-        while matches!(self.bytes.get(byte), Some(b'\r' | b'\n')) {
-            byte += 1;
+        if cut {
+            problems.add(format!(
+                "line:{start}: longer than {MAX_LINE} bytes; the row is kept with its text cut"
+            ));
         }
-        if byte > self.offset {
-            let newlines = self
-                .bytes
-                .get(self.offset..byte)
-                .map_or(0, |s| s.iter().filter(|&&b| b == b'\n').count());
-            self.line += newlines as u64;
-            self.offset = byte;
+        let mut rec = csv::ByteRecord::new();
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&self.record[..]);
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => Ok(Some((start, rec))),
+            Ok(false) => Ok(Some((start, csv::ByteRecord::new()))),
+            Err(e) => {
+                problems.add(format!("line:{start}: {e}"));
+                Ok(Some((start, csv::ByteRecord::new())))
+            }
         }
-        self.line
     }
 }
 

@@ -6,7 +6,7 @@
 //! manifest still lists a file below them: a modified, emptied attachment folder is the
 //! Operation Triangulation trace (Kaspersky, triangle_check).
 
-use crate::evidence::{Evidence, Lookup};
+use crate::evidence::{is_file_id, leaves_root, Evidence, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Parse, Source, SourceError};
@@ -34,6 +34,8 @@ impl Source for Manifest {
             return Err(SourceError::Format("not a backup manifest".into()));
         };
         let mut undecodable = 0usize;
+        let mut traversal: Vec<String> = Vec::new();
+        let mut bad_ids: Vec<String> = Vec::new();
         for entry in &index.entries {
             let (file_id, domain, rel, flags) = (
                 &entry.file_id,
@@ -41,6 +43,14 @@ impl Source for Manifest {
                 &entry.relative_path,
                 entry.flags,
             );
+            let climbs = leaves_root(rel) || leaves_root(domain);
+            let bad_id = !file_id.is_empty() && !is_file_id(file_id);
+            if climbs {
+                traversal.push(format!("Files:{}", file_id.escape_debug()));
+            }
+            if bad_id {
+                bad_ids.push(format!("Files:{}", file_id.escape_debug()));
+            }
             let Some(mb) = entry.file.as_ref() else {
                 undecodable += 1;
                 continue;
@@ -53,6 +63,16 @@ impl Source for Manifest {
             };
             let mut extra_tags: Vec<&str> = Vec::new();
             let mut note = String::new();
+            // Listed as evidence (a planted entry is itself suspicious), never resolved
+            // to a file: see `ManifestIndex::lookup`.
+            if climbs {
+                extra_tags.push("path_traversal");
+                note.push_str(", relativePath climbs out of the backup: never opened");
+            }
+            if bad_id {
+                extra_tags.push("bad_file_id");
+                note.push_str(", fileID is not a hex name: never opened");
+            }
             if flags == 2
                 && domain == "MediaDomain"
                 && format!("{rel}/").starts_with(ATTACHMENTS_PREFIX)
@@ -63,10 +83,10 @@ impl Source for Manifest {
                     .entries_under("MediaDomain", &format!("{rel}/"))
                     .any(|e| e.is_file());
                 if holds_file {
-                    note = ", holds files".into();
+                    note.push_str(", holds files");
                 } else {
                     extra_tags.push("empty_dir");
-                    note = ", empty: no file listed below it".into();
+                    note.push_str(", empty: no file listed below it");
                 }
             }
             if flags == 1 && domain == "MediaDomain" && rel.starts_with(ATTACHMENTS_PREFIX) {
@@ -129,6 +149,20 @@ impl Source for Manifest {
                 }
                 p.emit(e);
             }
+        }
+        if !traversal.is_empty() {
+            p.warn(format!(
+                "{} entries have a relativePath that climbs out of the backup (..) or is absolute; listed with the path_traversal tag, their files never opened: {}",
+                traversal.len(),
+                traversal.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !bad_ids.is_empty() {
+            p.warn(format!(
+                "{} entries have a fileID that is not a hex name; listed with the bad_file_id tag, their files never opened: {}",
+                bad_ids.len(),
+                bad_ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
         }
         if undecodable > 0 {
             p.warn(format!("{undecodable} Manifest.db entries have no decodable MBFile blob; their times are unknown"));

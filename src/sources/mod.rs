@@ -35,9 +35,14 @@ pub enum SourceError {
     Sqlite(#[from] rusqlite::Error),
     #[error("plist: {0}")]
     Plist(#[from] plist::Error),
+    #[error("plist: {0}")]
+    PlistFile(#[from] crate::evidence::PlistError),
     #[error("{0}")]
     Format(String),
 }
+
+/// Warnings kept word for word per artifact; the rest are counted.
+pub const MAX_WARNINGS: usize = 100;
 
 /// What a source writes while parsing one artifact.
 pub struct Parse<'a> {
@@ -45,6 +50,7 @@ pub struct Parse<'a> {
     pub artifact: &'a Artifact,
     rows: TimelineBuilder,
     warnings: Vec<String>,
+    more_warnings: usize,
     /// Source-specific facts for run.json (e.g. Z_PK gaps), as key → value.
     pub facts: serde_json::Map<String, serde_json::Value>,
 }
@@ -57,6 +63,7 @@ impl<'a> Parse<'a> {
             artifact,
             rows: TimelineBuilder::new(device),
             warnings: Vec::new(),
+            more_warnings: 0,
             facts: Default::default(),
         }
     }
@@ -69,8 +76,14 @@ impl<'a> Parse<'a> {
         self.rows.push(e);
     }
 
+    /// Records a problem. Past [`MAX_WARNINGS`] they are only counted: a hostile file
+    /// with a bad line in every line must not fill memory or run.json.
     pub fn warn(&mut self, w: impl Into<String>) {
-        self.warnings.push(w.into());
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(w.into());
+        } else {
+            self.more_warnings += 1;
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -84,7 +97,14 @@ impl<'a> Parse<'a> {
         Vec<String>,
         serde_json::Map<String, serde_json::Value>,
     ) {
-        (self.rows, self.warnings, self.facts)
+        let mut warnings = self.warnings;
+        if self.more_warnings > 0 {
+            warnings.push(format!(
+                "{} more warnings like the ones above (only the first {MAX_WARNINGS} are listed)",
+                self.more_warnings
+            ));
+        }
+        (self.rows, warnings, self.facts)
     }
 }
 

@@ -9,11 +9,10 @@
 //! there, and flags reboots delayed by 3 or more notices.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
-use crate::evidence::{Evidence, FileSet, Lookup};
+use crate::evidence::{Evidence, FileSet, Lookup, MAX_LINE};
 use crate::timeline::{time, Event};
 
 use super::{Parse, Source, SourceError};
@@ -48,31 +47,58 @@ impl Source for ShutdownLog {
     }
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
-        let bytes = p.evidence.read(p.artifact)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // Streamed line by line with a cap on the line length: the log can be huge,
+        // or one endless line of garbage, and memory stays bounded either way.
+        let mut reader = p.evidence.open(p.artifact)?;
+        let mut log = Reader::default();
+        let mut buf = Vec::new();
+        let mut n = 0usize;
+        let (mut long_lines, mut cut_bytes, mut binary_lines) = (0usize, 0u64, 0usize);
+        let mut blank = true;
+        loop {
+            let line = match reader.read_line(&mut buf, MAX_LINE) {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
+                Err(e) => {
+                    log.finish(p);
+                    return Err(SourceError::Format(format!(
+                        "reading line {}: {e}; rows before it kept",
+                        n + 1
+                    )));
+                }
+            };
+            n += 1;
+            if line.cut > 0 {
+                long_lines += 1;
+                cut_bytes += line.cut;
+            }
+            blank &= line.cut == 0 && buf.iter().all(u8::is_ascii_whitespace);
+            if buf.contains(&0) || std::str::from_utf8(&buf).is_err() {
+                binary_lines += 1;
+            }
+            let text = String::from_utf8_lossy(&buf);
+            log.line(n, text.trim(), p);
+        }
+        if blank {
             // iOS 26 rotates or overwrites the file, and an emptied log on a phone that
             // has rebooted is itself suspicious on older iOS (Kaspersky, iShutdown).
             p.warn("shutdown.log is empty");
             p.facts.insert("empty".into(), true.into());
             return Ok(());
         }
-        let mut log = Reader::default();
-        let mut reader = std::io::Cursor::new(&bytes[..]);
-        let mut buf = Vec::new();
-        let mut n = 0usize;
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Err(SourceError::Format(format!("reading line {}: {e}", n + 1))),
-            }
-            n += 1;
-            let line = String::from_utf8_lossy(&buf);
-            log.line(n, line.trim(), p);
+        if long_lines > 0 {
+            p.warn(format!(
+                "{long_lines} lines longer than {MAX_LINE} bytes were cut to that length ({cut_bytes} bytes not read as text); a client or SIGTERM past the cut is lost"
+            ));
+        }
+        if binary_lines > 0 {
+            p.warn(format!(
+                "{binary_lines} lines hold binary data or bytes that are not UTF-8; read lossily, nothing in them but text is used"
+            ));
         }
         log.finish(p);
         p.facts.insert("lines".into(), n.into());
+        p.facts.insert("bytes".into(), reader.position().into());
         Ok(())
     }
 }

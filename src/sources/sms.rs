@@ -476,6 +476,15 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
         }
         let mut content = String::new();
         if let Some(f) = &filename {
+            if f.split(['/', '\\']).any(|c| c == "..") {
+                // Never resolved outside the container (`Evidence::sibling`), but worth
+                // an analyst's eye: Messages does not write such paths.
+                tags.push("path_traversal".into());
+                p.warn(format!(
+                    "{record}: attachment path {:?} climbs out of its folder (..); not followed",
+                    one_line(f)
+                ));
+            }
             let (backup, fs) = attachment_location(f);
             let (domain, rel) = backup
                 .as_ref()
@@ -492,7 +501,9 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
                         ));
                         content = ", file present (not checked: too large)".into();
                     } else {
-                        match p.evidence.read(&art) {
+                        // Magic numbers sit in the first kilobyte; the whole file is
+                        // still hashed, streamed.
+                        match p.evidence.read_head(&art, 64 * 1024) {
                             Ok(bytes) => match sniff(&bytes) {
                                 Some(magic) => {
                                     tags.push(format!("magic:{}", magic.name()));

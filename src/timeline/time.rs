@@ -21,6 +21,12 @@ const PLAUSIBLE_TO: i64 = 4_102_444_800;
 /// nanoseconds (iOS 11+ sms.db). Decided by magnitude, never by digit count.
 const COCOA_NANOS_THRESHOLD: f64 = 1e11;
 
+/// 2007-01-01 UTC. Nanosecond clocks arrived with iOS 11 (2017): a value read as
+/// nanoseconds that lands before the first iPhone is not a time but an absurd seconds
+/// value (year 9999 in Cocoa seconds is 2.5e11, which would otherwise read as a few
+/// minutes after 2001).
+const FIRST_IPHONE: i64 = 1_167_609_600;
+
 fn from_unix_micros(us: i64) -> Option<DateTime<Utc>> {
     let secs = us.div_euclid(1_000_000);
     if !(PLAUSIBLE_FROM..=PLAUSIBLE_TO).contains(&secs) {
@@ -42,8 +48,10 @@ pub fn unix_seconds(v: f64) -> Option<DateTime<Utc>> {
 }
 
 /// Cocoa seconds since 2001-01-01 UTC (REAL columns in Core Data stores, plist reals).
+/// Negative values (before 2001, e.g. Core Data's `distantPast` sentinel) are not
+/// times on an iPhone.
 pub fn cocoa_seconds(v: f64) -> Option<DateTime<Utc>> {
-    if !v.is_finite() || v == 0.0 {
+    if !v.is_finite() || v <= 0.0 {
         return None;
     }
     let us = (v * 1e6).round();
@@ -55,13 +63,14 @@ pub fn cocoa_seconds(v: f64) -> Option<DateTime<Utc>> {
 
 /// Cocoa time given as an integer that is seconds on old iOS and nanoseconds on iOS 11+.
 pub fn cocoa_auto_i64(v: i64) -> Option<DateTime<Utc>> {
-    if v == 0 {
+    if v <= 0 {
         return None;
     }
-    if (v as f64).abs() > COCOA_NANOS_THRESHOLD {
+    if (v as f64) > COCOA_NANOS_THRESHOLD {
         // Integer arithmetic keeps every nanosecond digit down to the microsecond.
         let us = v.div_euclid(1_000);
         from_unix_micros(us.checked_add(COCOA_EPOCH_OFFSET * 1_000_000)?)
+            .filter(|t| t.timestamp() >= FIRST_IPHONE)
     } else {
         from_unix_micros(
             v.checked_mul(1_000_000)?
@@ -72,11 +81,11 @@ pub fn cocoa_auto_i64(v: i64) -> Option<DateTime<Utc>> {
 
 /// Cocoa time given as a float, seconds or nanoseconds by magnitude.
 pub fn cocoa_auto_f64(v: f64) -> Option<DateTime<Utc>> {
-    if !v.is_finite() || v == 0.0 {
+    if !v.is_finite() || v <= 0.0 {
         return None;
     }
-    if v.abs() > COCOA_NANOS_THRESHOLD {
-        cocoa_seconds(v / 1e9)
+    if v > COCOA_NANOS_THRESHOLD {
+        cocoa_seconds(v / 1e9).filter(|t| t.timestamp() >= FIRST_IPHONE)
     } else {
         cocoa_seconds(v)
     }
@@ -181,6 +190,23 @@ mod tests {
         assert_eq!(unix_seconds(9e12), None);
         // A negative Cocoa value that lands before 1970 is not a real time.
         assert_eq!(cocoa_seconds(-1e9), None);
+        // Nor is any negative Cocoa value: before 2001, before the iPhone.
+        assert_eq!(cocoa_seconds(-1.0), None);
+        assert_eq!(cocoa_auto_i64(-1), None);
+        assert_eq!(cocoa_auto_f64(-1.0), None);
+        // Year 9999 in Cocoa seconds is above the nanosecond threshold; read as
+        // nanoseconds it would be 2001-01-01 00:04:12, so it is refused instead.
+        let y9999 = 252_423_993_599_i64;
+        assert_eq!(cocoa_auto_i64(y9999), None);
+        assert_eq!(cocoa_auto_f64(y9999 as f64), None);
+        // 20 digits do not fit an i64: SQLite hands them over as a REAL.
+        assert_eq!(cocoa_auto_f64(99_999_999_999_999_999_999.0), None);
+        assert_eq!(unix_seconds(99_999_999_999_999_999_999.0), None);
+        assert_eq!(cocoa_auto_f64(f64::NAN), None);
+        assert_eq!(cocoa_auto_f64(f64::INFINITY), None);
+        assert_eq!(unix_seconds(f64::NAN), None);
+        assert_eq!(with_offset("9999-12-31 23:59:59.00 +0000"), None);
+        assert_eq!(naive_as_utc("9999-12-31 23:59:59"), None);
     }
 
     #[test]

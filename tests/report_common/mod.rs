@@ -211,12 +211,14 @@ pub fn run_log(tl: &polars::prelude::DataFrame) -> RunLog {
             last_backup: None,
         },
         encryption: None,
+        label: None,
     }];
     log.inputs = vec![
         InputRecord {
             path: "evidence/backup/Manifest.db".into(),
             logical: "Manifest.db".into(),
             size: 1_294_336,
+            mtime: Some("2022-09-20T15:40:03.000000Z".into()),
             sha256: "9f".repeat(32),
             plaintext: None,
         },
@@ -224,6 +226,7 @@ pub fn run_log(tl: &polars::prelude::DataFrame) -> RunLog {
             path: "evidence/backup/3d/3d0d7e".into(),
             logical: SMS_DB.into(),
             size: 40_960,
+            mtime: None,
             sha256: "3d".repeat(32),
             plaintext: None,
         },
