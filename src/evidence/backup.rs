@@ -234,7 +234,7 @@ pub(super) fn is_backup_dir(dir: &Path) -> bool {
 /// beside a Manifest.db that is not plain SQLite. A Manifest.db that is not SQLite in
 /// a backup that does not say it is encrypted is refused.
 pub(super) fn encrypted_manifest(
-    ev: &Evidence,
+    ev: &mut Evidence,
     dir: &Path,
 ) -> Result<Option<plist::Dictionary>, EvidenceError> {
     let mp = dir.join("Manifest.plist");
@@ -242,9 +242,13 @@ pub(super) fn encrypted_manifest(
     if matches!(probe(dir, &mp), Probe::File) {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        manifest = super::parse_plist(&bytes)
-            .ok()
-            .and_then(plist::Value::into_dictionary);
+        match super::parse_plist(&bytes) {
+            Ok(v) => manifest = v.into_dictionary(),
+            Err(e) => ev.warnings.push(Warning::new(
+                mp.to_string_lossy(),
+                format!("Manifest.plist is not a readable plist ({e}); whether the backup is encrypted is judged from Manifest.db alone"),
+            )),
+        }
     }
     let says = |k: &str| manifest.as_ref().and_then(|d| d.get(k));
     if says("IsEncrypted").and_then(|b| b.as_boolean()) == Some(true) {
