@@ -154,6 +154,22 @@ impl Run {
     }
 }
 
+/// `chainline analyze -q BACKUP -o OUT --password PASSWORD`.
+fn analyze_with_password(backup: &Path, out: &Path) -> Run {
+    run(
+        &[
+            "analyze",
+            "-q",
+            s(backup),
+            "-o",
+            s(out),
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    )
+}
+
 fn run(args: &[&str], env: Option<&str>) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(BIN);
@@ -235,18 +251,7 @@ fn encrypted_backup_gives_the_timeline_of_its_plaintext_twin_and_leaves_nothing_
 
     let before = snapshot(&tmp.path().join("evidence"));
     let out_enc = tmp.path().join("out-enc");
-    let r = run(
-        &[
-            "analyze",
-            "-q",
-            s(&enc),
-            "-o",
-            s(&out_enc),
-            "--password",
-            PASSWORD,
-        ],
-        None,
-    );
+    let r = analyze_with_password(&enc, &out_enc);
     assert!(r.ok(), "{}", r.stderr());
     r.assert_temp_empty();
     assert_eq!(
@@ -413,18 +418,7 @@ fn keybag_of_ios_before_10_2_uses_sha1_only_and_a_clear_manifest() {
     let out_plain = tmp.path().join("out-plain");
     assert!(run(&["analyze", "-q", s(&plain), "-o", s(&out_plain)], None).ok());
     let out = tmp.path().join("out");
-    let r = run(
-        &[
-            "analyze",
-            "-q",
-            s(&enc),
-            "-o",
-            s(&out),
-            "--password",
-            PASSWORD,
-        ],
-        None,
-    );
+    let r = analyze_with_password(&enc, &out);
     assert!(r.ok(), "{}", r.stderr());
     r.assert_temp_empty();
     assert!(timeline(&out_plain).equals_missing(&timeline(&out)));
@@ -723,18 +717,7 @@ fn one_file_that_does_not_decrypt_costs_only_its_own_rows() {
     .unwrap();
     drop(db);
     let out = tmp.path().join("out");
-    let r = run(
-        &[
-            "analyze",
-            "-q",
-            s(&enc),
-            "-o",
-            s(&out),
-            "--password",
-            PASSWORD,
-        ],
-        None,
-    );
+    let r = analyze_with_password(&enc, &out);
     assert!(r.ok(), "{}", r.stderr());
     r.assert_temp_empty();
     let log = run_json(&out);
