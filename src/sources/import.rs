@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::evidence::{Artifact, ContainerKind, Evidence, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct MvtTimeline;
 
@@ -47,85 +47,90 @@ impl Source for MvtTimeline {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(&bytes[..]);
-        let header = rdr
-            .byte_headers()
-            .map_err(|e| SourceError::Format(format!("timeline.csv header: {e}")))?;
-        let names: Vec<String> = header
-            .iter()
-            .map(|h| {
-                String::from_utf8_lossy(h)
-                    .trim_start_matches('\u{feff}')
-                    .to_string()
-            })
-            .collect();
-        if names != HEADER {
-            return Err(SourceError::Format(format!(
-                "not an MVT timeline.csv: header is {names:?}"
-            )));
-        }
-        let mut kinds = Kinds::default();
-        let mut problems = Problems::default();
-        let mut rows = 0usize;
-        let mut lines = LineCounter::new(&bytes);
-        for rec in rdr.byte_records() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    let line = e.position().map(|p| lines.at(p.byte())).unwrap_or(0);
-                    problems.add(format!("line:{line}: {e}"));
-                    continue;
-                }
-            };
-            let line = rec.position().map(|p| lines.at(p.byte())).unwrap_or(0);
-            if rec.len() != 4 {
-                problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
+        parse_bytes(&bytes, p)
+    }
+}
+
+/// Parses the bytes of one MVT `timeline.csv`.
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let header = rdr
+        .byte_headers()
+        .map_err(|e| SourceError::Format(format!("timeline.csv header: {e}")))?;
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
+    if names != HEADER {
+        return Err(SourceError::Format(format!(
+            "not an MVT timeline.csv: header is {names:?}"
+        )));
+    }
+    let mut kinds = Kinds::default();
+    let mut problems = Problems::default();
+    let mut rows = 0usize;
+    let mut lines = LineCounter::new(bytes);
+    for rec in rdr.byte_records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| lines.at(p.byte())).unwrap_or(0);
+                problems.add(format!("line:{line}: {e}"));
                 continue;
             }
-            let field = |i: usize| {
-                rec.get(i)
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default()
-            };
-            let (when, plugin, event, description) = (field(0), field(1), field(2), field(3));
-            let ts = time::naive_as_utc(&when);
-            if ts.is_none() {
-                problems.add(format!(
-                    "line:{line}: time {when:?} unreadable; row kept without a time"
-                ));
-            }
-            let kind = match kinds.get(&event) {
-                Some(k) if !k.is_empty() => k,
-                Some(_) => OTHER_KIND,
-                None => {
-                    kinds.overflow += 1;
-                    OTHER_KIND
-                }
-            };
-            p.emit(
-                Event::new("import", kind, ts)
-                    .actor(plugin)
-                    .message(description)
-                    .at("", format!("line:{line}"))
-                    .tag("mvt"),
-            );
-            rows += 1;
+        };
+        let line = rec.position().map(|p| lines.at(p.byte())).unwrap_or(0);
+        if rec.len() != 4 {
+            problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
+            continue;
         }
-        if kinds.overflow > 0 {
-            p.warn(format!(
-                "{} rows have event names beyond the first {MAX_KINDS}; their kind is {OTHER_KIND}",
-                kinds.overflow
+        let field = |i: usize| {
+            rec.get(i)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let (when, plugin, event, description) = (field(0), field(1), field(2), field(3));
+        let ts = time::naive_as_utc(&when);
+        if ts.is_none() {
+            problems.add(format!(
+                "line:{line}: time {when:?} unreadable; row kept without a time"
             ));
         }
-        problems.report(p);
-        p.facts.insert("rows".into(), rows.into());
-        p.facts
-            .insert("event_names".into(), kinds.names.len().into());
-        Ok(())
+        let kind = match kinds.get(&event) {
+            Some(k) if !k.is_empty() => k,
+            Some(_) => OTHER_KIND,
+            None => {
+                kinds.overflow += 1;
+                OTHER_KIND
+            }
+        };
+        p.emit(
+            Event::new("import", kind, ts)
+                .actor(plugin)
+                .message(description)
+                .at("", format!("line:{line}"))
+                .tag("mvt"),
+        );
+        rows += 1;
     }
+    if kinds.overflow > 0 {
+        p.warn(format!(
+            "{} rows have event names beyond the first {MAX_KINDS}; their kind is {OTHER_KIND}",
+            kinds.overflow
+        ));
+    }
+    problems.report(p);
+    p.facts.insert("rows".into(), rows.into());
+    p.facts
+        .insert("event_names".into(), kinds.names.len().into());
+    Ok(())
 }
 
 /// 1-based line of a byte offset, counted forward from the previous call (records come
@@ -205,7 +210,7 @@ impl Problems {
         }
     }
 
-    fn report(self, p: &mut Parse<'_>) {
+    fn report(self, p: &mut Output) {
         for w in self.named {
             p.warn(w);
         }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::evidence::{Evidence, FileSet, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct ShutdownLog;
 
@@ -49,32 +49,38 @@ impl Source for ShutdownLog {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            // iOS 26 rotates or overwrites the file, and an emptied log on a phone that
-            // has rebooted is itself suspicious on older iOS (Kaspersky, iShutdown).
-            p.warn("shutdown.log is empty");
-            p.facts.insert("empty".into(), true.into());
-            return Ok(());
-        }
-        let mut log = Reader::default();
-        let mut reader = std::io::Cursor::new(&bytes[..]);
-        let mut buf = Vec::new();
-        let mut n = 0usize;
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Err(SourceError::Format(format!("reading line {}: {e}", n + 1))),
-            }
-            n += 1;
-            let line = String::from_utf8_lossy(&buf);
-            log.line(n, line.trim(), p);
-        }
-        log.finish(p);
-        p.facts.insert("lines".into(), n.into());
-        Ok(())
+        parse_bytes(&bytes, p)
     }
+}
+
+/// Parses the bytes of one shutdown.log (or a rotated copy) into `reboot` and
+/// `shutdown_client` rows.
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        // iOS 26 rotates or overwrites the file, and an emptied log on a phone that
+        // has rebooted is itself suspicious on older iOS (Kaspersky, iShutdown).
+        p.warn("shutdown.log is empty");
+        p.facts.insert("empty".into(), true.into());
+        return Ok(());
+    }
+    let mut log = Reader::default();
+    let mut reader = std::io::Cursor::new(bytes);
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(SourceError::Format(format!("reading line {}: {e}", n + 1))),
+        }
+        n += 1;
+        let line = String::from_utf8_lossy(&buf);
+        log.line(n, line.trim(), p);
+    }
+    log.finish(p);
+    p.facts.insert("lines".into(), n.into());
+    Ok(())
 }
 
 /// One client listed before a SIGTERM, once per distinct pid + path.
@@ -102,7 +108,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn line(&mut self, n: usize, line: &str, p: &mut Parse<'_>) {
+    fn line(&mut self, n: usize, line: &str, p: &mut Output) {
         if line.starts_with("After ") && line.contains(DELAY_MARK) {
             self.notices += 1;
             match delay_seconds(line) {
@@ -151,7 +157,7 @@ impl Reader {
         }
     }
 
-    fn reboot(&mut self, ts: Option<DateTime<Utc>>, n: usize, p: &mut Parse<'_>) {
+    fn reboot(&mut self, ts: Option<DateTime<Utc>>, n: usize, p: &mut Output) {
         let message = if self.notices == 0 {
             "reboot (SIGTERM) with no delay notice".to_string()
         } else {
@@ -171,7 +177,7 @@ impl Reader {
         self.emit_clients(ts, p);
     }
 
-    fn emit_clients(&mut self, ts: Option<DateTime<Utc>>, p: &mut Parse<'_>) {
+    fn emit_clients(&mut self, ts: Option<DateTime<Utc>>, p: &mut Output) {
         for c in self.clients.drain(..) {
             p.emit(
                 Event::new("shutdown", "shutdown_client", ts)
@@ -192,7 +198,7 @@ impl Reader {
         self.total_delay = 0.0;
     }
 
-    fn finish(mut self, p: &mut Parse<'_>) {
+    fn finish(mut self, p: &mut Output) {
         if !self.clients.is_empty() {
             p.warn(format!(
                 "{} remaining clients after the last SIGTERM line (from line:{}): their shutdown has no logged time; rows kept without a time",
