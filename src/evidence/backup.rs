@@ -184,7 +184,7 @@ pub(super) fn check_not_encrypted(ev: &Evidence, dir: &Path) -> Result<(), Evide
     if mp.is_file() {
         let bytes = std::fs::read(&mp).map_err(|e| EvidenceError::io(&mp, e))?;
         ev.inputs.record(&mp, "Manifest.plist", &bytes);
-        if let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) {
+        if let Ok(v) = super::bounded_plist::read(&bytes) {
             if v.as_dictionary()
                 .and_then(|d| d.get("IsEncrypted"))
                 .and_then(|b| b.as_boolean())
@@ -212,7 +212,7 @@ pub(super) fn device_info(ev: &Evidence, dir: &Path) -> DeviceInfo {
         return info;
     };
     ev.inputs.record(&p, "Info.plist", &bytes);
-    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(&bytes)) else {
+    let Ok(v) = super::bounded_plist::read(&bytes) else {
         return info;
     };
     let Some(d) = v.as_dictionary() else {

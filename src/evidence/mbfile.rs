@@ -20,8 +20,7 @@ pub struct MbFile {
 }
 
 pub fn decode(blob: &[u8]) -> Result<MbFile, String> {
-    let v =
-        Value::from_reader(std::io::Cursor::new(blob)).map_err(|e| format!("not a plist: {e}"))?;
+    let v = super::bounded_plist::read(blob).map_err(|e| format!("not a plist: {e}"))?;
     let root = v.as_dictionary().ok_or("plist root is not a dictionary")?;
     let objects = root
         .get("$objects")

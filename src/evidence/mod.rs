@@ -9,6 +9,7 @@
 //! scratch folder before opening, so the evidence is never touched.
 
 mod backup;
+pub mod bounded_plist;
 mod discover;
 mod inputs;
 pub mod mbfile;

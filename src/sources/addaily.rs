@@ -7,7 +7,7 @@
 
 use plist::Value;
 
-use crate::evidence::{Evidence, Locator, Lookup};
+use crate::evidence::{bounded_plist, Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Output, Parse, Source, SourceError};
@@ -40,7 +40,7 @@ impl Source for AdDaily {
 
 /// Parses the bytes of one `com.apple.osanalytics.addaily.plist` (XML or binary).
 pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
-    let root = Value::from_reader(std::io::Cursor::new(bytes))?;
+    let root = bounded_plist::read(bytes)?;
     let Some(baseline) = root.as_dictionary().and_then(|d| d.get("netUsageBaseline")) else {
         p.warn("no netUsageBaseline dictionary");
         return Ok(());

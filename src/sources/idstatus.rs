@@ -10,7 +10,7 @@
 
 use plist::Value;
 
-use crate::evidence::{Evidence, Locator, Lookup};
+use crate::evidence::{bounded_plist, Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Output, Parse, Source, SourceError};
@@ -52,7 +52,7 @@ impl Source for IdStatusCache {
 
 /// Parses the bytes of one IDStatusCache plist (XML or binary).
 pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
-    let root = Value::from_reader(std::io::Cursor::new(bytes))?;
+    let root = bounded_plist::read(bytes)?;
     let Some(services) = root.as_dictionary() else {
         return Err(SourceError::Format(
             "idstatuscache root is not a dictionary".into(),

@@ -9,7 +9,7 @@
 
 use plist::Value;
 
-use crate::evidence::{Evidence, Locator, Lookup};
+use crate::evidence::{bounded_plist, Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
 use super::{Output, Parse, Source, SourceError};
@@ -43,7 +43,7 @@ impl Source for LocationdClients {
 
 /// Parses the bytes of one locationd `clients.plist` (XML or binary).
 pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
-    let root = Value::from_reader(std::io::Cursor::new(bytes))?;
+    let root = bounded_plist::read(bytes)?;
     let Some(clients) = root.as_dictionary() else {
         return Err(SourceError::Format(
             "clients.plist root is not a dictionary".into(),

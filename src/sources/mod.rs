@@ -39,6 +39,16 @@ pub enum SourceError {
     Format(String),
 }
 
+impl From<crate::evidence::bounded_plist::PlistError> for SourceError {
+    fn from(e: crate::evidence::bounded_plist::PlistError) -> Self {
+        use crate::evidence::bounded_plist::PlistError;
+        match e {
+            PlistError::Read(e) => SourceError::Plist(e),
+            limit => SourceError::Format(limit.to_string()),
+        }
+    }
+}
+
 /// What parsing one artifact yields: rows, warnings and facts. The bytes parsers
 /// (`shutdown::parse_bytes`, `crash::parse_bytes`, ...) write here and need no
 /// evidence at all, so tests and the fuzz targets can run them on bytes alone.
