@@ -5,7 +5,8 @@
 //! (message bodies, file names) and may hold quotes, commas and newlines: a real CSV
 //! parser reads them, and `record` is the line where the row starts.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::evidence::{Artifact, ContainerKind, Evidence, Lookup};
 use crate::timeline::{time, Event};
@@ -103,16 +104,17 @@ pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
                 "line:{line}: time {when:?} unreadable; row kept without a time"
             ));
         }
-        let kind = match kinds.get(&event) {
-            Some(k) if !k.is_empty() => k,
-            Some(_) => OTHER_KIND,
-            None => {
-                kinds.overflow += 1;
-                OTHER_KIND
-            }
+        let kind = if !kinds.keep(&event) {
+            kinds.overflow += 1;
+            Cow::Borrowed(OTHER_KIND)
+        } else if event.is_empty() {
+            Cow::Borrowed(OTHER_KIND)
+        } else {
+            Cow::Owned(event)
         };
         p.emit(
-            Event::new("import", kind, ts)
+            Event::new("import", OTHER_KIND, ts)
+                .kind(kind)
                 .actor(plugin)
                 .message(description)
                 .at("", format!("line:{line}"))
@@ -171,26 +173,26 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// `Event::kind` is `&'static str`: every other source names its kinds in code. MVT's
-/// event names are data, so each distinct name is leaked once per parse (a few dozen
-/// short strings for a real file), with a cap against a hostile one.
+/// MVT's event names are data, not names in code: the first [`MAX_KINDS`] distinct
+/// ones are kept as kinds (owned by each row; they used to be leaked to get a
+/// `&'static str`, which grew without bound over many files), the rest counted.
 #[derive(Default)]
 struct Kinds {
-    names: HashMap<String, &'static str>,
+    names: HashSet<String>,
     overflow: usize,
 }
 
 impl Kinds {
-    fn get(&mut self, name: &str) -> Option<&'static str> {
-        if let Some(k) = self.names.get(name) {
-            return Some(k);
+    /// Whether `name` is (or now becomes) one of the kept kinds.
+    fn keep(&mut self, name: &str) -> bool {
+        if self.names.contains(name) {
+            return true;
         }
         if self.names.len() >= MAX_KINDS {
-            return None;
+            return false;
         }
-        let k: &'static str = Box::leak(name.to_string().into_boxed_str());
-        self.names.insert(name.to_string(), k);
-        Some(k)
+        self.names.insert(name.to_string());
+        true
     }
 }
 
@@ -228,19 +230,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_are_interned_once_and_capped() {
+    fn kinds_are_capped() {
         let mut k = Kinds::default();
-        let first = k.get("sms_received");
-        assert_eq!(first, Some("sms_received"));
-        assert!(std::ptr::eq(
-            first.unwrap_or(""),
-            k.get("sms_received").unwrap_or("x")
-        ));
+        assert!(k.keep("sms_received"));
+        assert!(k.keep("sms_received"));
         for i in 0..MAX_KINDS * 2 {
-            k.get(&format!("e{i}"));
+            k.keep(&format!("e{i}"));
         }
         assert_eq!(k.names.len(), MAX_KINDS);
-        assert_eq!(k.get("one_more"), None);
-        assert_eq!(k.get("sms_received"), Some("sms_received"));
+        assert!(!k.keep("one_more"));
+        assert!(k.keep("sms_received"));
+    }
+
+    #[test]
+    fn event_names_become_kinds_owned_by_the_rows() {
+        let csv = b"\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"\n\"2022-09-13 10:04:11.000000\",\"SMS\",\"sms_received\",\"hi\"\n\"2022-09-13 10:04:12.000000\",\"SMS\",\"\",\"x\"\n";
+        let mut out = Output::new("", "timeline.csv");
+        parse_bytes(csv, &mut out).unwrap();
+        let (rows, _, facts) = out.into_parts();
+        let df = rows.finish().unwrap();
+        let kinds: Vec<Option<&str>> = df.column("kind").unwrap().str().unwrap().iter().collect();
+        assert_eq!(kinds, [Some("sms_received"), Some(OTHER_KIND)]);
+        assert_eq!(facts.get("event_names"), Some(&2.into()));
     }
 }
