@@ -6,7 +6,7 @@ CARGO ?= cargo
 CASE ?= triangulation
 OUT ?= out/$(CASE)
 
-.PHONY: demo test build release bench samples fmt lint clean-out
+.PHONY: demo test build release bench samples fmt lint clean-out fuzz
 
 build:
 	$(CARGO) build
@@ -25,6 +25,17 @@ test:
 
 release:
 	$(CARGO) build --release
+
+## Fuzz every parser of evidence bytes for FUZZ_SECONDS each (see docs/FUZZING.md).
+## Needs the nightly toolchain and `cargo install cargo-fuzz`; not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= shutdown_log crash_report typedstream mbfile plist_sources stix2 mvt_timeline_csv
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		env -u CARGO_TARGET_DIR cargo +nightly fuzz run $$t --sanitizer none -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 || exit 1; \
+	done
 
 ## Regenerate the committed sample cases from the seeded generator.
 samples: build

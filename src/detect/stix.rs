@@ -339,6 +339,27 @@ fn parse_bundle(
     Ok((out, names.into_iter().collect(), skipped))
 }
 
+/// Reads bundles from bytes as [`IocSet::load`] reads each file: for tests and the
+/// fuzz targets, which have bytes and no file.
+pub struct BundleReader(Regex);
+
+impl Default for BundleReader {
+    fn default() -> Self {
+        BundleReader(comparison_regex())
+    }
+}
+
+impl BundleReader {
+    /// `(indicators, malware names, skipped patterns)` of one bundle; `file` names it.
+    pub fn read(
+        &self,
+        bytes: &[u8],
+        file: &str,
+    ) -> Result<(Vec<Indicator>, Vec<String>, usize), String> {
+        parse_bundle(bytes, file, &self.0)
+    }
+}
+
 /// Files named by `--iocs`: a file as given, a folder's `*.stix2`/`*.json` files.
 fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();

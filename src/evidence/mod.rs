@@ -26,7 +26,7 @@ pub use crypto::{Encryption, Unlock, UnlockMethod};
 pub use discover::is_crash_report;
 pub use inputs::{InputLog, InputRecord, PlainRecord};
 pub use plistfile::{parse_plist, PlistError, MAX_PLIST_DEPTH, MAX_PLIST_VALUES};
-pub use reader::{EvidenceReader, Line, MAX_LINE, MAX_WHOLE_FILE};
+pub use reader::{BytesLines, EvidenceReader, Line, LineSource, MAX_LINE, MAX_WHOLE_FILE};
 pub use scratch::{install_interrupt_handler, Scratch};
 pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
 

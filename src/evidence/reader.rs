@@ -28,6 +28,60 @@ pub struct Line {
     pub cut: u64,
 }
 
+/// Lines with a cap on their length, from an evidence file ([`EvidenceReader`]) or from
+/// bytes in memory ([`BytesLines`], for tests and the fuzz targets).
+pub trait LineSource {
+    /// Reads the next line (without its `\n`) into `buf`, keeping at most `cap` bytes.
+    /// `None` at the end.
+    fn read_line(&mut self, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<Line>>;
+    /// Bytes read so far.
+    fn position(&self) -> u64;
+}
+
+impl LineSource for EvidenceReader<'_> {
+    fn read_line(&mut self, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<Line>> {
+        EvidenceReader::read_line(self, buf, cap)
+    }
+    fn position(&self) -> u64 {
+        EvidenceReader::position(self)
+    }
+}
+
+/// [`LineSource`] over bytes already in memory.
+pub struct BytesLines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BytesLines<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        BytesLines { bytes, pos: 0 }
+    }
+}
+
+impl LineSource for BytesLines<'_> {
+    fn read_line(&mut self, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<Line>> {
+        buf.clear();
+        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let (take, end) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (rest.len(), false),
+        };
+        let keep = take.min(cap);
+        buf.extend_from_slice(&rest[..keep]);
+        self.pos += take + usize::from(end);
+        Ok(Some(Line {
+            cut: (take - keep) as u64,
+        }))
+    }
+    fn position(&self) -> u64 {
+        self.pos as u64
+    }
+}
+
 /// A streamed, hashed evidence file.
 pub struct EvidenceReader<'a> {
     evidence: &'a Evidence,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::evidence::{is_crash_report, Evidence, FileSet, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct CrashReport;
 
@@ -44,24 +44,30 @@ impl Source for CrashReport {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let report = Report::read(&bytes, p);
-        match report.bug_type.as_deref() {
-            Some(b) if !CRASH_BUG_TYPES.contains(&b) => {
-                p.facts.insert("not_a_crash".into(), 1.into());
-                p.facts.insert("bug_type".into(), b.into());
-                return Ok(());
-            }
-            None if !report.looks_like_crash() => {
-                return Err(SourceError::Format(
-                    "neither a crash report header nor a crash report body".into(),
-                ));
-            }
-            _ => {}
-        }
-        let row = report.event(p);
-        p.emit(row);
-        Ok(())
+        parse_bytes(&bytes, p)
     }
+}
+
+/// Parses the bytes of one crash report (`.ips` of any shape, or `.crash` text):
+/// one `crash` row, or only facts for a report that is not a crash.
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    let report = Report::read(bytes, p);
+    match report.bug_type.as_deref() {
+        Some(b) if !CRASH_BUG_TYPES.contains(&b) => {
+            p.facts.insert("not_a_crash".into(), 1.into());
+            p.facts.insert("bug_type".into(), b.into());
+            return Ok(());
+        }
+        None if !report.looks_like_crash() => {
+            return Err(SourceError::Format(
+                "neither a crash report header nor a crash report body".into(),
+            ));
+        }
+        _ => {}
+    }
+    let row = report.event(p);
+    p.emit(row);
+    Ok(())
 }
 
 /// What one report says, whichever shape it came in.
@@ -85,7 +91,7 @@ struct Report {
 }
 
 impl Report {
-    fn read(bytes: &[u8], p: &mut Parse<'_>) -> Report {
+    fn read(bytes: &[u8], p: &mut Output) -> Report {
         let mut r = Report::default();
         let (first, rest) = match bytes.iter().position(|&b| b == b'\n') {
             Some(i) => (&bytes[..i], &bytes[i + 1..]),
@@ -244,7 +250,7 @@ impl Report {
             || (self.name.is_some() && (self.text_time.is_some() || self.capture_time.is_some()))
     }
 
-    fn event(&self, p: &mut Parse<'_>) -> Event {
+    fn event(&self, p: &mut Output) -> Event {
         let (ts, when) = [&self.capture_time, &self.header_time, &self.text_time]
             .iter()
             .find_map(|t| t.as_deref().map(|s| (time::with_offset(s), s)))

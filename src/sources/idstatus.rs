@@ -13,7 +13,7 @@ use plist::Value;
 use crate::evidence::{Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct IdStatusCache;
 
@@ -46,65 +46,70 @@ impl Source for IdStatusCache {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let root = crate::evidence::parse_plist(&bytes)?;
-        let Some(services) = root.as_dictionary() else {
-            return Err(SourceError::Format(
-                "idstatuscache root is not a dictionary".into(),
-            ));
+        parse_bytes(&bytes, p)
+    }
+}
+
+/// Parses the bytes of one IDStatusCache plist (XML or binary).
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    let root = crate::evidence::parse_plist(bytes)?;
+    let Some(services) = root.as_dictionary() else {
+        return Err(SourceError::Format(
+            "idstatuscache root is not a dictionary".into(),
+        ));
+    };
+    let mut no_time: Vec<String> = Vec::new();
+    let mut lookups = 0usize;
+    for (service, v) in services {
+        let Some(identities) = v.as_dictionary() else {
+            continue;
         };
-        let mut no_time: Vec<String> = Vec::new();
-        let mut lookups = 0usize;
-        for (service, v) in services {
-            let Some(identities) = v.as_dictionary() else {
+        for (identity, entry) in identities {
+            let Some(entry) = entry.as_dictionary() else {
                 continue;
             };
-            for (identity, entry) in identities {
-                let Some(entry) = entry.as_dictionary() else {
-                    continue;
-                };
-                let record = format!("key:{service}/{identity}");
-                let ts = match entry.get("LookupDate") {
-                    Some(Value::Real(f)) => time::cocoa_seconds(*f),
-                    Some(Value::Integer(i)) => {
-                        i.as_signed().and_then(|i| time::cocoa_seconds(i as f64))
-                    }
-                    Some(Value::Date(d)) => time::plist_date(d),
-                    _ => None,
-                };
-                if ts.is_none() {
-                    no_time.push(record.clone());
+            let record = format!("key:{service}/{identity}");
+            let ts = match entry.get("LookupDate") {
+                Some(Value::Real(f)) => time::cocoa_seconds(*f),
+                Some(Value::Integer(i)) => {
+                    i.as_signed().and_then(|i| time::cocoa_seconds(i as f64))
                 }
-                let status = entry.get("IDStatus").and_then(|s| s.as_signed_integer());
-                let mut e = Event::new("idstatus", "identity_lookup", ts)
-                    .actor(service.clone())
-                    .target(identity.clone())
-                    .message(format!(
-                        "{service} looked up {}, IDStatus {}",
-                        identity.replace('\0', "\\x00"),
-                        status.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
-                    ))
-                    .at("", record);
-                if let Some(s) = status {
-                    e = e.tag(format!("status:{s}"));
-                }
-                p.emit(e);
-                lookups += 1;
+                Some(Value::Date(d)) => time::plist_date(d),
+                _ => None,
+            };
+            if ts.is_none() {
+                no_time.push(record.clone());
             }
+            let status = entry.get("IDStatus").and_then(|s| s.as_signed_integer());
+            let mut e = Event::new("idstatus", "identity_lookup", ts)
+                .actor(service.clone())
+                .target(identity.clone())
+                .message(format!(
+                    "{service} looked up {}, IDStatus {}",
+                    identity.replace('\0', "\\x00"),
+                    status.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+                ))
+                .at("", record);
+            if let Some(s) = status {
+                e = e.tag(format!("status:{s}"));
+            }
+            p.emit(e);
+            lookups += 1;
         }
-        if lookups == 0 {
-            // Not a problem with the file: iOS 14.7+ no longer keeps lookups here.
-            p.facts.insert(
-                "empty".into(),
-                "no lookups recorded (normal on iOS 14.7 and later)".into(),
-            );
-        }
-        if let Some(first) = no_time.first() {
-            p.warn(format!(
-                "{} LookupDate values are missing, zero or out of range (first: {first}); rows kept without a time",
-                no_time.len()
-            ));
-        }
-        p.facts.insert("lookups".into(), lookups.into());
-        Ok(())
     }
+    if lookups == 0 {
+        // Not a problem with the file: iOS 14.7+ no longer keeps lookups here.
+        p.facts.insert(
+            "empty".into(),
+            "no lookups recorded (normal on iOS 14.7 and later)".into(),
+        );
+    }
+    if let Some(first) = no_time.first() {
+        p.warn(format!(
+            "{} LookupDate values are missing, zero or out of range (first: {first}); rows kept without a time",
+            no_time.len()
+        ));
+    }
+    p.facts.insert("lookups".into(), lookups.into());
+    Ok(())
 }

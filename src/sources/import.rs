@@ -5,12 +5,15 @@
 //! (message bodies, file names) and may hold quotes, commas and newlines: a real CSV
 //! parser reads them, and `record` is the line where the row starts.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
-use crate::evidence::{Artifact, ContainerKind, Evidence, EvidenceReader, Lookup, MAX_LINE};
+use crate::evidence::{
+    Artifact, BytesLines, ContainerKind, Evidence, LineSource, Lookup, MAX_LINE,
+};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct MvtTimeline;
 
@@ -49,82 +52,94 @@ impl Source for MvtTimeline {
         // Streamed record by record with bounded lines and records: an MVT timeline
         // of a whole phone can be large, and a hostile one can hold an endless line.
         let mut reader = p.evidence.open(p.artifact)?;
-        let mut records = Records::default();
-        let mut kinds = Kinds::default();
-        let mut problems = Problems::default();
-        let mut rows = 0usize;
-        let mut header_seen = false;
-        while let Some((line, rec)) = records
-            .next(&mut reader, &mut problems)
-            .map_err(|e| SourceError::Format(format!("reading timeline.csv: {e}")))?
-        {
-            if !header_seen {
-                let names: Vec<String> = rec
-                    .iter()
-                    .map(|h| {
-                        String::from_utf8_lossy(h)
-                            .trim_start_matches('\u{feff}')
-                            .to_string()
-                    })
-                    .collect();
-                if names != HEADER {
-                    return Err(SourceError::Format(format!(
-                        "not an MVT timeline.csv: header is {names:?}"
-                    )));
-                }
-                header_seen = true;
-                continue;
-            }
-            if rec.len() != 4 {
-                problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
-                continue;
-            }
-            let field = |i: usize| {
-                rec.get(i)
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default()
-            };
-            let (when, plugin, event, description) = (field(0), field(1), field(2), field(3));
-            let ts = time::naive_as_utc(&when);
-            if ts.is_none() {
-                problems.add(format!(
-                    "line:{line}: time {when:?} unreadable; row kept without a time"
-                ));
-            }
-            let kind = match kinds.get(&event) {
-                Some(k) if !k.is_empty() => k,
-                Some(_) => OTHER_KIND,
-                None => {
-                    kinds.overflow += 1;
-                    OTHER_KIND
-                }
-            };
-            p.emit(
-                Event::new("import", kind, ts)
-                    .actor(plugin)
-                    .message(description)
-                    .at("", format!("line:{line}"))
-                    .tag("mvt"),
-            );
-            rows += 1;
-        }
-        if !header_seen {
-            return Err(SourceError::Format(
-                "timeline.csv header: the file is empty".into(),
-            ));
-        }
-        if kinds.overflow > 0 {
-            p.warn(format!(
-                "{} rows have event names beyond the first {MAX_KINDS}; their kind is {OTHER_KIND}",
-                kinds.overflow
-            ));
-        }
-        problems.report(p);
-        p.facts.insert("rows".into(), rows.into());
-        p.facts
-            .insert("event_names".into(), kinds.names.len().into());
-        Ok(())
+        parse_records(&mut reader, p)
     }
+}
+
+/// Parses the bytes of one MVT `timeline.csv` (tests and the fuzz target; analysis
+/// streams the file).
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    parse_records(&mut BytesLines::new(bytes), p)
+}
+
+/// Parses an MVT `timeline.csv` record by record, lines and records bounded.
+pub fn parse_records(reader: &mut impl LineSource, p: &mut Output) -> Result<(), SourceError> {
+    let mut records = Records::default();
+    let mut kinds = Kinds::default();
+    let mut problems = Problems::default();
+    let mut rows = 0usize;
+    let mut header_seen = false;
+    while let Some((line, rec)) = records
+        .next(reader, &mut problems)
+        .map_err(|e| SourceError::Format(format!("reading timeline.csv: {e}")))?
+    {
+        if !header_seen {
+            let names: Vec<String> = rec
+                .iter()
+                .map(|h| {
+                    String::from_utf8_lossy(h)
+                        .trim_start_matches('\u{feff}')
+                        .to_string()
+                })
+                .collect();
+            if names != HEADER {
+                return Err(SourceError::Format(format!(
+                    "not an MVT timeline.csv: header is {names:?}"
+                )));
+            }
+            header_seen = true;
+            continue;
+        }
+        if rec.len() != 4 {
+            problems.add(format!("line:{line}: {} fields instead of 4", rec.len()));
+            continue;
+        }
+        let field = |i: usize| {
+            rec.get(i)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let (when, plugin, event, description) = (field(0), field(1), field(2), field(3));
+        let ts = time::naive_as_utc(&when);
+        if ts.is_none() {
+            problems.add(format!(
+                "line:{line}: time {when:?} unreadable; row kept without a time"
+            ));
+        }
+        let kind = if !kinds.keep(&event) {
+            kinds.overflow += 1;
+            Cow::Borrowed(OTHER_KIND)
+        } else if event.is_empty() {
+            Cow::Borrowed(OTHER_KIND)
+        } else {
+            Cow::Owned(event)
+        };
+        p.emit(
+            Event::new("import", OTHER_KIND, ts)
+                .kind(kind)
+                .actor(plugin)
+                .message(description)
+                .at("", format!("line:{line}"))
+                .tag("mvt"),
+        );
+        rows += 1;
+    }
+    if !header_seen {
+        return Err(SourceError::Format(
+            "timeline.csv header: the file is empty".into(),
+        ));
+    }
+    if kinds.overflow > 0 {
+        p.warn(format!(
+            "{} rows have event names beyond the first {MAX_KINDS}; their kind is {OTHER_KIND}",
+            kinds.overflow
+        ));
+    }
+    problems.report(p);
+    p.facts.insert("rows".into(), rows.into());
+    p.facts
+        .insert("event_names".into(), kinds.names.len().into());
+    Ok(())
 }
 
 /// A CSV record (quoted fields may span lines) is held at most this long; a longer
@@ -144,7 +159,7 @@ impl Records {
     /// The next record and the 1-based line it starts on.
     fn next(
         &mut self,
-        r: &mut EvidenceReader<'_>,
+        r: &mut impl LineSource,
         problems: &mut Problems,
     ) -> std::io::Result<Option<(u64, csv::ByteRecord)>> {
         self.record.clear();
@@ -214,26 +229,26 @@ impl Records {
     }
 }
 
-/// `Event::kind` is `&'static str`: every other source names its kinds in code. MVT's
-/// event names are data, so each distinct name is leaked once per parse (a few dozen
-/// short strings for a real file), with a cap against a hostile one.
+/// MVT's event names are data, not names in code: the first [`MAX_KINDS`] distinct
+/// ones are kept as kinds (owned by each row; they used to be leaked to get a
+/// `&'static str`, which grew without bound over many files), the rest counted.
 #[derive(Default)]
 struct Kinds {
-    names: HashMap<String, &'static str>,
+    names: HashSet<String>,
     overflow: usize,
 }
 
 impl Kinds {
-    fn get(&mut self, name: &str) -> Option<&'static str> {
-        if let Some(k) = self.names.get(name) {
-            return Some(k);
+    /// Whether `name` is (or now becomes) one of the kept kinds.
+    fn keep(&mut self, name: &str) -> bool {
+        if self.names.contains(name) {
+            return true;
         }
         if self.names.len() >= MAX_KINDS {
-            return None;
+            return false;
         }
-        let k: &'static str = Box::leak(name.to_string().into_boxed_str());
-        self.names.insert(name.to_string(), k);
-        Some(k)
+        self.names.insert(name.to_string());
+        true
     }
 }
 
@@ -253,7 +268,7 @@ impl Problems {
         }
     }
 
-    fn report(self, p: &mut Parse<'_>) {
+    fn report(self, p: &mut Output) {
         for w in self.named {
             p.warn(w);
         }
@@ -271,19 +286,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_are_interned_once_and_capped() {
+    fn kinds_are_capped() {
         let mut k = Kinds::default();
-        let first = k.get("sms_received");
-        assert_eq!(first, Some("sms_received"));
-        assert!(std::ptr::eq(
-            first.unwrap_or(""),
-            k.get("sms_received").unwrap_or("x")
-        ));
+        assert!(k.keep("sms_received"));
+        assert!(k.keep("sms_received"));
         for i in 0..MAX_KINDS * 2 {
-            k.get(&format!("e{i}"));
+            k.keep(&format!("e{i}"));
         }
         assert_eq!(k.names.len(), MAX_KINDS);
-        assert_eq!(k.get("one_more"), None);
-        assert_eq!(k.get("sms_received"), Some("sms_received"));
+        assert!(!k.keep("one_more"));
+        assert!(k.keep("sms_received"));
+    }
+
+    #[test]
+    fn event_names_become_kinds_owned_by_the_rows() {
+        let csv = b"\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"\n\"2022-09-13 10:04:11.000000\",\"SMS\",\"sms_received\",\"hi\"\n\"2022-09-13 10:04:12.000000\",\"SMS\",\"\",\"x\"\n";
+        let mut out = Output::new("", "timeline.csv");
+        parse_bytes(csv, &mut out).unwrap();
+        let (rows, _, facts) = out.into_parts();
+        let df = rows.finish().unwrap();
+        let kinds: Vec<Option<&str>> = df.column("kind").unwrap().str().unwrap().iter().collect();
+        assert_eq!(kinds, [Some("sms_received"), Some(OTHER_KIND)]);
+        assert_eq!(facts.get("event_names"), Some(&2.into()));
     }
 }

@@ -12,7 +12,7 @@ use plist::Value;
 use crate::evidence::{Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct LocationdClients;
 
@@ -37,46 +37,51 @@ impl Source for LocationdClients {
 
     fn parse(&self, p: &mut Parse<'_>) -> Result<(), SourceError> {
         let bytes = p.evidence.read(p.artifact)?;
-        let root = crate::evidence::parse_plist(&bytes)?;
-        let Some(clients) = root.as_dictionary() else {
-            return Err(SourceError::Format(
-                "clients.plist root is not a dictionary".into(),
-            ));
-        };
-        let mut no_time: Vec<String> = Vec::new();
-        for (client, v) in clients {
-            let Some(keys) = v.as_dictionary() else {
-                continue;
-            };
-            for (key, value) in keys {
-                if !key.ends_with("TimeStopped") {
-                    continue;
-                }
-                let record = format!("key:{client}/{key}");
-                let ts = match value {
-                    Value::Real(f) => time::cocoa_seconds(*f),
-                    Value::Integer(i) => i.as_signed().and_then(|i| time::cocoa_seconds(i as f64)),
-                    Value::Date(d) => time::plist_date(d),
-                    _ => None,
-                };
-                if ts.is_none() {
-                    no_time.push(record.clone());
-                }
-                p.emit(
-                    Event::new("locationd", "location_stopped", ts)
-                        .actor(client.clone())
-                        .target(key.clone())
-                        .message(format!("{client} stopped using location ({key})"))
-                        .at("", record),
-                );
-            }
-        }
-        if let Some(first) = no_time.first() {
-            p.warn(format!(
-                "{} *TimeStopped values are zero, not a number or out of range (first: {first}); rows kept without a time",
-                no_time.len()
-            ));
-        }
-        Ok(())
+        parse_bytes(&bytes, p)
     }
+}
+
+/// Parses the bytes of one locationd `clients.plist` (XML or binary).
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    let root = crate::evidence::parse_plist(bytes)?;
+    let Some(clients) = root.as_dictionary() else {
+        return Err(SourceError::Format(
+            "clients.plist root is not a dictionary".into(),
+        ));
+    };
+    let mut no_time: Vec<String> = Vec::new();
+    for (client, v) in clients {
+        let Some(keys) = v.as_dictionary() else {
+            continue;
+        };
+        for (key, value) in keys {
+            if !key.ends_with("TimeStopped") {
+                continue;
+            }
+            let record = format!("key:{client}/{key}");
+            let ts = match value {
+                Value::Real(f) => time::cocoa_seconds(*f),
+                Value::Integer(i) => i.as_signed().and_then(|i| time::cocoa_seconds(i as f64)),
+                Value::Date(d) => time::plist_date(d),
+                _ => None,
+            };
+            if ts.is_none() {
+                no_time.push(record.clone());
+            }
+            p.emit(
+                Event::new("locationd", "location_stopped", ts)
+                    .actor(client.clone())
+                    .target(key.clone())
+                    .message(format!("{client} stopped using location ({key})"))
+                    .at("", record),
+            );
+        }
+    }
+    if let Some(first) = no_time.first() {
+        p.warn(format!(
+            "{} *TimeStopped values are zero, not a number or out of range (first: {first}); rows kept without a time",
+            no_time.len()
+        ));
+    }
+    Ok(())
 }

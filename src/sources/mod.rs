@@ -44,10 +44,12 @@ pub enum SourceError {
 /// Warnings kept word for word per artifact; the rest are counted.
 pub const MAX_WARNINGS: usize = 100;
 
-/// What a source writes while parsing one artifact.
-pub struct Parse<'a> {
-    pub evidence: &'a Evidence,
-    pub artifact: &'a Artifact,
+/// What parsing one artifact yields: rows, warnings and facts. The bytes parsers
+/// (`shutdown::parse_bytes`, `crash::parse_bytes`, ...) write here and need no
+/// evidence at all, so tests and the fuzz targets can run them on bytes alone.
+pub struct Output {
+    /// The artifact's logical name, the default `artifact` of every row.
+    logical: String,
     rows: TimelineBuilder,
     warnings: Vec<String>,
     more_warnings: usize,
@@ -55,12 +57,10 @@ pub struct Parse<'a> {
     pub facts: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'a> Parse<'a> {
-    pub fn new(evidence: &'a Evidence, artifact: &'a Artifact) -> Self {
-        let device = evidence.device_of(artifact).to_string();
-        Parse {
-            evidence,
-            artifact,
+impl Output {
+    pub fn new(device: impl Into<String>, logical: impl Into<String>) -> Self {
+        Output {
+            logical: logical.into(),
             rows: TimelineBuilder::new(device),
             warnings: Vec::new(),
             more_warnings: 0,
@@ -71,7 +71,7 @@ impl<'a> Parse<'a> {
     /// Adds a row; `artifact` defaults to the artifact being parsed.
     pub fn emit(&mut self, mut e: Event) {
         if e.artifact.is_empty() {
-            e.artifact = self.artifact.logical.clone();
+            e.artifact = self.logical.clone();
         }
         self.rows.push(e);
     }
@@ -90,6 +90,10 @@ impl<'a> Parse<'a> {
         self.rows.len()
     }
 
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     pub fn into_parts(
         self,
     ) -> (
@@ -105,6 +109,49 @@ impl<'a> Parse<'a> {
             ));
         }
         (self.rows, warnings, self.facts)
+    }
+}
+
+/// What a source writes while parsing one artifact: an [`Output`] (through `Deref`)
+/// plus the evidence the artifact is read from.
+pub struct Parse<'a> {
+    pub evidence: &'a Evidence,
+    pub artifact: &'a Artifact,
+    out: Output,
+}
+
+impl<'a> Parse<'a> {
+    pub fn new(evidence: &'a Evidence, artifact: &'a Artifact) -> Self {
+        let device = evidence.device_of(artifact).to_string();
+        Parse {
+            evidence,
+            artifact,
+            out: Output::new(device, artifact.logical.clone()),
+        }
+    }
+
+    pub fn into_parts(
+        self,
+    ) -> (
+        TimelineBuilder,
+        Vec<String>,
+        serde_json::Map<String, serde_json::Value>,
+    ) {
+        self.out.into_parts()
+    }
+}
+
+impl std::ops::Deref for Parse<'_> {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.out
+    }
+}
+
+impl std::ops::DerefMut for Parse<'_> {
+    fn deref_mut(&mut self) -> &mut Output {
+        &mut self.out
     }
 }
 

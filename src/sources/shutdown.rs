@@ -12,10 +12,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::evidence::{Evidence, FileSet, Lookup, MAX_LINE};
+use crate::evidence::{BytesLines, Evidence, FileSet, LineSource, Lookup, MAX_LINE};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct ShutdownLog;
 
@@ -50,57 +50,68 @@ impl Source for ShutdownLog {
         // Streamed line by line with a cap on the line length: the log can be huge,
         // or one endless line of garbage, and memory stays bounded either way.
         let mut reader = p.evidence.open(p.artifact)?;
-        let mut log = Reader::default();
-        let mut buf = Vec::new();
-        let mut n = 0usize;
-        let (mut long_lines, mut cut_bytes, mut binary_lines) = (0usize, 0u64, 0usize);
-        let mut blank = true;
-        loop {
-            let line = match reader.read_line(&mut buf, MAX_LINE) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    log.finish(p);
-                    return Err(SourceError::Format(format!(
-                        "reading line {}: {e}; rows before it kept",
-                        n + 1
-                    )));
-                }
-            };
-            n += 1;
-            if line.cut > 0 {
-                long_lines += 1;
-                cut_bytes += line.cut;
-            }
-            blank &= line.cut == 0 && buf.iter().all(u8::is_ascii_whitespace);
-            if buf.contains(&0) || std::str::from_utf8(&buf).is_err() {
-                binary_lines += 1;
-            }
-            let text = String::from_utf8_lossy(&buf);
-            log.line(n, text.trim(), p);
-        }
-        if blank {
-            // iOS 26 rotates or overwrites the file, and an emptied log on a phone that
-            // has rebooted is itself suspicious on older iOS (Kaspersky, iShutdown).
-            p.warn("shutdown.log is empty");
-            p.facts.insert("empty".into(), true.into());
-            return Ok(());
-        }
-        if long_lines > 0 {
-            p.warn(format!(
-                "{long_lines} lines longer than {MAX_LINE} bytes were cut to that length ({cut_bytes} bytes not read as text); a client or SIGTERM past the cut is lost"
-            ));
-        }
-        if binary_lines > 0 {
-            p.warn(format!(
-                "{binary_lines} lines hold binary data or bytes that are not UTF-8; read lossily, nothing in them but text is used"
-            ));
-        }
-        log.finish(p);
-        p.facts.insert("lines".into(), n.into());
-        p.facts.insert("bytes".into(), reader.position().into());
-        Ok(())
+        parse_lines(&mut reader, p)
     }
+}
+
+/// Parses the bytes of one shutdown.log (or a rotated copy) into `reboot` and
+/// `shutdown_client` rows (tests and the fuzz target; analysis streams the file).
+pub fn parse_bytes(bytes: &[u8], p: &mut Output) -> Result<(), SourceError> {
+    parse_lines(&mut BytesLines::new(bytes), p)
+}
+
+/// Parses shutdown.log line by line, lines capped at [`MAX_LINE`] bytes.
+pub fn parse_lines(reader: &mut impl LineSource, p: &mut Output) -> Result<(), SourceError> {
+    let mut log = Reader::default();
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    let (mut long_lines, mut cut_bytes, mut binary_lines) = (0usize, 0u64, 0usize);
+    let mut blank = true;
+    loop {
+        let line = match reader.read_line(&mut buf, MAX_LINE) {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                log.finish(p);
+                return Err(SourceError::Format(format!(
+                    "reading line {}: {e}; rows before it kept",
+                    n + 1
+                )));
+            }
+        };
+        n += 1;
+        if line.cut > 0 {
+            long_lines += 1;
+            cut_bytes += line.cut;
+        }
+        blank &= line.cut == 0 && buf.iter().all(u8::is_ascii_whitespace);
+        if buf.contains(&0) || std::str::from_utf8(&buf).is_err() {
+            binary_lines += 1;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        log.line(n, text.trim(), p);
+    }
+    if blank {
+        // iOS 26 rotates or overwrites the file, and an emptied log on a phone that
+        // has rebooted is itself suspicious on older iOS (Kaspersky, iShutdown).
+        p.warn("shutdown.log is empty");
+        p.facts.insert("empty".into(), true.into());
+        return Ok(());
+    }
+    if long_lines > 0 {
+        p.warn(format!(
+            "{long_lines} lines longer than {MAX_LINE} bytes were cut to that length ({cut_bytes} bytes not read as text); a client or SIGTERM past the cut is lost"
+        ));
+    }
+    if binary_lines > 0 {
+        p.warn(format!(
+            "{binary_lines} lines hold binary data or bytes that are not UTF-8; read lossily, nothing in them but text is used"
+        ));
+    }
+    log.finish(p);
+    p.facts.insert("lines".into(), n.into());
+    p.facts.insert("bytes".into(), reader.position().into());
+    Ok(())
 }
 
 /// One client listed before a SIGTERM, once per distinct pid + path.
@@ -128,7 +139,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn line(&mut self, n: usize, line: &str, p: &mut Parse<'_>) {
+    fn line(&mut self, n: usize, line: &str, p: &mut Output) {
         if line.starts_with("After ") && line.contains(DELAY_MARK) {
             self.notices += 1;
             match delay_seconds(line) {
@@ -177,7 +188,7 @@ impl Reader {
         }
     }
 
-    fn reboot(&mut self, ts: Option<DateTime<Utc>>, n: usize, p: &mut Parse<'_>) {
+    fn reboot(&mut self, ts: Option<DateTime<Utc>>, n: usize, p: &mut Output) {
         let message = if self.notices == 0 {
             "reboot (SIGTERM) with no delay notice".to_string()
         } else {
@@ -197,7 +208,7 @@ impl Reader {
         self.emit_clients(ts, p);
     }
 
-    fn emit_clients(&mut self, ts: Option<DateTime<Utc>>, p: &mut Parse<'_>) {
+    fn emit_clients(&mut self, ts: Option<DateTime<Utc>>, p: &mut Output) {
         for c in self.clients.drain(..) {
             p.emit(
                 Event::new("shutdown", "shutdown_client", ts)
@@ -218,7 +229,7 @@ impl Reader {
         self.total_delay = 0.0;
     }
 
-    fn finish(mut self, p: &mut Parse<'_>) {
+    fn finish(mut self, p: &mut Output) {
         if !self.clients.is_empty() {
             p.warn(format!(
                 "{} remaining clients after the last SIGTERM line (from line:{}): their shutdown has no logged time; rows kept without a time",

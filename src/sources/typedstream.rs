@@ -73,10 +73,11 @@ pub fn attributed_string_text(blob: &[u8]) -> Result<String, TypedStreamError> {
 }
 
 /// Entries of the object table (objects, classes and C strings share one numbering).
-enum Entry {
+enum Entry<'a> {
     Object,
-    /// A class with its whole chain of names, itself first.
-    Class(Vec<String>),
+    /// A class with its whole chain of names, itself first; at most [`MAX_DEPTH`]
+    /// names, borrowed from the archive so a reference copies no text.
+    Class(Vec<&'a [u8]>),
     CString,
 }
 
@@ -99,7 +100,7 @@ struct Reader<'a> {
     pos: usize,
     big_endian: bool,
     strings: Vec<&'a [u8]>,
-    objects: Vec<Entry>,
+    objects: Vec<Entry<'a>>,
     /// Values left to read before the archive is declared too complex; proportional to
     /// the input so that zero-byte values (`!`) repeated by array counts cannot spin.
     budget: usize,
@@ -234,7 +235,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn reference(&mut self, head: i8) -> Result<&Entry, TypedStreamError> {
+    fn reference(&mut self, head: i8) -> Result<&Entry<'a>, TypedStreamError> {
         let n = self.integer(head, true)?;
         let idx = n - FIRST_REFERENCE;
         usize::try_from(idx)
@@ -244,14 +245,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A class chain; returns the chain's names (most derived first), empty for nil.
-    fn class(&mut self, mut head: i8) -> Result<Vec<String>, TypedStreamError> {
-        let mut literal: Vec<String> = Vec::new();
+    fn class(&mut self, mut head: i8) -> Result<Vec<&'a [u8]>, TypedStreamError> {
+        let mut literal: Vec<&'a [u8]> = Vec::new();
         while head == TAG_NEW {
             let h = self.head()?;
             let name = self
                 .shared_string(h)?
                 .ok_or_else(|| self.unexpected(h, "a class name"))?;
-            literal.push(String::from_utf8_lossy(name).into_owned());
+            literal.push(name);
             let h = self.head()?;
             self.integer(h, true)?;
             if literal.len() > MAX_DEPTH {
@@ -259,7 +260,7 @@ impl<'a> Reader<'a> {
             }
             head = self.head()?;
         }
-        let tail: Vec<String> = if head == TAG_NIL {
+        let tail: Vec<&'a [u8]> = if head == TAG_NIL {
             Vec::new()
         } else {
             match self.reference(head)? {
@@ -267,8 +268,13 @@ impl<'a> Reader<'a> {
                 _ => return Err(self.unexpected(head, "a class reference")),
             }
         };
+        // Each class definition may end in a reference to an earlier chain: without a
+        // cap, chains (and the copies pushed below) grow with every definition.
+        if literal.len() + tail.len() > MAX_DEPTH {
+            return Err(TypedStreamError::TooComplex);
+        }
         for i in 0..literal.len() {
-            let chain: Vec<String> = literal[i..].iter().chain(tail.iter()).cloned().collect();
+            let chain: Vec<&'a [u8]> = literal[i..].iter().chain(tail.iter()).copied().collect();
             self.objects.push(Entry::Class(chain));
         }
         literal.extend(tail);
@@ -285,7 +291,7 @@ impl<'a> Reader<'a> {
                 self.objects.push(Entry::Object);
                 let h = self.head()?;
                 let chain = self.class(h)?;
-                let is_string = chain.iter().any(|c| c == "NSString");
+                let is_string = chain.iter().any(|c| *c == b"NSString");
                 loop {
                     let h = self.head()?;
                     if h == TAG_END {
@@ -721,6 +727,33 @@ pub(crate) mod tests {
         assert_eq!(
             attributed_string_text(&w.out),
             Err(TypedStreamError::BadReference(-96))
+        );
+    }
+
+    #[test]
+    fn class_chains_extended_by_reference_are_bounded() {
+        // Object 1 defines 60 classes (one name, referenced); object 2 defines 60 more
+        // whose chain ends in a reference to object 1's: 120 names. Before the cap,
+        // every further object grew the chains and their copies quadratically.
+        let mut blob = vec![0x04, 0x0b];
+        blob.extend_from_slice(b"streamtyped");
+        blob.extend_from_slice(&[0x81, 0xe8, 0x03]);
+        blob.extend_from_slice(&[0x84, 0x01, b'@', 0x84]);
+        blob.extend_from_slice(&[0x84, 0x84, 0x08]);
+        blob.extend_from_slice(b"NSObject");
+        blob.push(0x00);
+        for _ in 1..60 {
+            blob.extend_from_slice(&[0x84, 0x93, 0x00]);
+        }
+        blob.extend_from_slice(&[0x85, 0x86]);
+        blob.extend_from_slice(&[0x92, 0x84]);
+        for _ in 0..60 {
+            blob.extend_from_slice(&[0x84, 0x93, 0x00]);
+        }
+        blob.extend_from_slice(&[0x93, 0x86]);
+        assert_eq!(
+            attributed_string_text(&blob),
+            Err(TypedStreamError::TooComplex)
         );
     }
 

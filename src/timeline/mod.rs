@@ -7,6 +7,7 @@
 
 pub mod time;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -34,7 +35,9 @@ pub const COLUMNS: [&str; 12] = [
 pub struct Event {
     pub ts: Option<DateTime<Utc>>,
     pub source: &'static str,
-    pub kind: &'static str,
+    /// Named in code by every source, except where the evidence names it (MVT's
+    /// event names): owned then, so nothing read from evidence is leaked.
+    pub kind: Cow<'static, str>,
     pub actor: String,
     pub target: String,
     pub message: String,
@@ -50,9 +53,14 @@ impl Event {
         Event {
             ts,
             source,
-            kind,
+            kind: Cow::Borrowed(kind),
             ..Default::default()
         }
+    }
+    /// A kind that comes from the evidence itself.
+    pub fn kind(mut self, kind: impl Into<Cow<'static, str>>) -> Self {
+        self.kind = kind.into();
+        self
     }
     pub fn actor(mut self, v: impl Into<String>) -> Self {
         self.actor = v.into();
@@ -88,7 +96,7 @@ pub struct TimelineBuilder {
     device: String,
     ts: Vec<Option<i64>>,
     source: Vec<&'static str>,
-    kind: Vec<&'static str>,
+    kind: Vec<Cow<'static, str>>,
     actor: Vec<String>,
     target: Vec<String>,
     message: Vec<String>,
@@ -144,7 +152,11 @@ impl TimelineBuilder {
             vec![
                 ts.into_column(),
                 Column::new("source".into(), self.source),
-                Column::new("kind".into(), self.kind),
+                StringChunked::from_iter_values(
+                    "kind".into(),
+                    self.kind.iter().map(|k| k.as_ref()),
+                )
+                .into_column(),
                 Column::new("actor".into(), self.actor),
                 Column::new("target".into(), self.target),
                 Column::new("message".into(), self.message),

@@ -253,3 +253,202 @@ mod tests {
         assert_eq!(s(plist_date(&d)), "2022-09-13T10:04:11.890000Z");
     }
 }
+
+/// Properties of the clock conversions over their whole input range: what the module
+/// promises (never a panic, `None` outside 1970-01-02..=2100, microseconds kept, the
+/// seconds/nanoseconds choice made by magnitude), checked on generated values.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OFFSET_US: i64 = COCOA_EPOCH_OFFSET * 1_000_000;
+    /// Every instant accepted, in Unix microseconds.
+    const FROM_US: i64 = PLAUSIBLE_FROM * 1_000_000;
+    const TO_US: i64 = PLAUSIBLE_TO * 1_000_000 + 999_999;
+    /// Cocoa seconds of the accepted range.
+    const COCOA_FROM: i64 = PLAUSIBLE_FROM - COCOA_EPOCH_OFFSET;
+    const COCOA_TO: i64 = PLAUSIBLE_TO - COCOA_EPOCH_OFFSET;
+
+    fn in_range(t: &DateTime<Utc>) -> bool {
+        (FROM_US..=TO_US).contains(&t.timestamp_micros())
+    }
+
+    /// Any f64 bit pattern (NaN payloads, infinities, subnormals, 1e300, -0.0), 20-digit
+    /// values, and values near the accepted range so that many convert.
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+            Just(f64::MAX),
+            Just(f64::MIN_POSITIVE),
+            1e19..1e20f64,
+            -1e12..1e12f64,
+            -1.5e9..5e9f64,
+            -1.5e18..5e18f64,
+        ]
+    }
+
+    /// Integers as sms.db holds them: seconds or nanoseconds in range, and anything.
+    fn any_cocoa_i64() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            COCOA_FROM..=COCOA_TO,
+            COCOA_FROM * 1_000_000_000..=COCOA_TO * 1_000_000_000,
+            -200_000_000_000i64..=200_000_000_000,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn float_clocks_never_panic_and_stay_in_range(v in any_f64()) {
+            for t in [unix_seconds(v), cocoa_seconds(v), cocoa_auto_f64(v)].into_iter().flatten() {
+                prop_assert!(in_range(&t), "{v} gave {t}");
+            }
+        }
+
+        #[test]
+        fn integer_clock_never_panics_and_stays_in_range(v in any_cocoa_i64()) {
+            if let Some(t) = cocoa_auto_i64(v) {
+                prop_assert!(in_range(&t), "{v} gave {t}");
+            }
+        }
+
+        #[test]
+        fn zero_nan_and_infinities_are_none(
+            v in prop_oneof![Just(0.0), Just(-0.0), Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
+        ) {
+            prop_assert_eq!(unix_seconds(v), None);
+            prop_assert_eq!(cocoa_seconds(v), None);
+            prop_assert_eq!(cocoa_auto_f64(v), None);
+        }
+
+        #[test]
+        fn out_of_range_seconds_are_none(
+            // Before 1970-01-02 (negative Unix times too) or after 2100 (year 9999,
+            // 1e12 s...); 3 µs of margin for the f64 rounding at the edges.
+            us in prop_oneof![i64::MIN / 2..FROM_US - 3, TO_US + 4..i64::MAX / 2],
+        ) {
+            let secs = us as f64 / 1e6;
+            prop_assert_eq!(unix_seconds(secs), None);
+            prop_assert_eq!(cocoa_seconds(secs - COCOA_EPOCH_OFFSET as f64), None);
+            // As whole Cocoa seconds; beyond 1e11 the count would be read as nanoseconds.
+            let cocoa = (us / 1_000_000) - COCOA_EPOCH_OFFSET;
+            if (cocoa as f64).abs() <= COCOA_NANOS_THRESHOLD {
+                prop_assert_eq!(cocoa_auto_i64(cocoa), None);
+            }
+        }
+
+        #[test]
+        fn unix_and_cocoa_seconds_round_trip_to_the_microsecond(us in FROM_US + 2..=TO_US - 2) {
+            // A seconds value read from a REAL column is the nearest f64: within 1 µs.
+            let unix = unix_seconds(us as f64 / 1e6).map(|t| t.timestamp_micros());
+            prop_assert!(unix.is_some_and(|got| (got - us).abs() <= 1), "{us}: {unix:?}");
+            let cocoa = cocoa_seconds((us - OFFSET_US) as f64 / 1e6).map(|t| t.timestamp_micros());
+            prop_assert!(cocoa.is_some_and(|got| (got - us).abs() <= 1), "{us}: {cocoa:?}");
+        }
+
+        #[test]
+        fn whole_cocoa_seconds_are_exact(s in COCOA_FROM..=COCOA_TO) {
+            prop_assume!(s != 0);
+            let want = DateTime::from_timestamp(s + COCOA_EPOCH_OFFSET, 0);
+            prop_assert_eq!(cocoa_auto_i64(s), want);
+            prop_assert_eq!(cocoa_seconds(s as f64), want);
+            prop_assert_eq!(cocoa_auto_f64(s as f64), want);
+        }
+
+        #[test]
+        fn cocoa_nanoseconds_keep_every_microsecond(us in FROM_US..=TO_US, sub in 0i64..1_000) {
+            let ns = (us - OFFSET_US) * 1_000 + sub;
+            prop_assume!(ns.unsigned_abs() as f64 > COCOA_NANOS_THRESHOLD);
+            prop_assert_eq!(cocoa_auto_i64(ns).map(|t| t.timestamp_micros()), Some(us));
+            // The same count as a float has 2^-53 relative precision: within 2 µs.
+            let f = cocoa_auto_f64(ns as f64).map(|t| t.timestamp_micros());
+            prop_assert!(f.is_some_and(|got| (got - us).abs() <= 2), "{ns}: {f:?}");
+        }
+
+        #[test]
+        fn seconds_or_nanoseconds_is_decided_by_magnitude(v in any_cocoa_i64()) {
+            if (v as f64).abs() <= COCOA_NANOS_THRESHOLD {
+                prop_assert_eq!(cocoa_auto_i64(v), cocoa_seconds(v as f64));
+            } else if let Some(t) = cocoa_auto_i64(v) {
+                prop_assert_eq!(t.timestamp_micros(), v.div_euclid(1_000) + OFFSET_US);
+            }
+        }
+
+        #[test]
+        fn the_heuristic_is_monotonic_within_each_regime(a in any_cocoa_i64(), b in any_cocoa_i64()) {
+            // Not across regimes: 3e9 s (2096) is later than 2e11 ns (2001).
+            let (lo, hi) = (a.min(b), a.max(b));
+            let nanos = |v: i64| (v as f64).abs() > COCOA_NANOS_THRESHOLD;
+            if nanos(lo) == nanos(hi) {
+                if let (Some(x), Some(y)) = (cocoa_auto_i64(lo), cocoa_auto_i64(hi)) {
+                    prop_assert!(x <= y, "{lo} → {x}, {hi} → {y}");
+                }
+            }
+        }
+
+        #[test]
+        fn float_seconds_are_monotonic(a in any_f64(), b in any_f64()) {
+            // NaN has no order to keep (and converts to None anyway).
+            let Some(order) = a.partial_cmp(&b) else {
+                return Ok(());
+            };
+            let (lo, hi) = if order.is_le() { (a, b) } else { (b, a) };
+            for f in [unix_seconds as fn(f64) -> Option<DateTime<Utc>>, cocoa_seconds] {
+                if let (Some(x), Some(y)) = (f(lo), f(hi)) {
+                    prop_assert!(x <= y, "{lo} → {x}, {hi} → {y}");
+                }
+            }
+        }
+
+        #[test]
+        fn text_clocks_never_panic(
+            s in prop_oneof![
+                "\\PC{0,40}",
+                "-?[0-9]{1,6}-[0-9]{1,3}-[0-9]{1,3}[ T][0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}(\\.[0-9]{0,12})?( ?[+-][0-9]{1,5})?Z?",
+            ],
+        ) {
+            for t in [naive_as_utc(&s), with_offset(&s)].into_iter().flatten() {
+                prop_assert!(in_range(&t), "{s:?} gave {t}");
+            }
+        }
+
+        #[test]
+        fn naive_text_round_trips(us in FROM_US..=TO_US) {
+            let t = from_micros(us).unwrap();
+            for text in [
+                t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            ] {
+                prop_assert_eq!(naive_as_utc(&text), Some(t), "{}", text);
+            }
+        }
+
+        #[test]
+        fn offset_text_is_the_same_instant(us in FROM_US..=TO_US, minutes in -14 * 60i32..=14 * 60) {
+            let t = from_micros(us).unwrap();
+            let zone = FixedOffset::east_opt(minutes * 60).unwrap();
+            let text = t.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S%.6f %z").to_string();
+            prop_assert_eq!(with_offset(&text), Some(t), "{}", text);
+        }
+
+        #[test]
+        fn plist_dates_round_trip(us in FROM_US..=TO_US) {
+            let st = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us as u64);
+            let got = plist_date(&plist::Date::from(st)).map(|t| t.timestamp_micros());
+            prop_assert_eq!(got, Some(us));
+        }
+
+        #[test]
+        fn micros_and_rfc3339_round_trip(us in FROM_US..=TO_US) {
+            let t = from_micros(us).unwrap();
+            prop_assert_eq!(from_micros(t.timestamp_micros()), Some(t));
+            let parsed = DateTime::parse_from_rfc3339(&rfc3339(&t)).map(|d| d.with_timezone(&Utc));
+            prop_assert_eq!(parsed.ok(), Some(t));
+        }
+    }
+}
