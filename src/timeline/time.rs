@@ -347,13 +347,17 @@ mod props {
             // A seconds value read from a REAL column is the nearest f64: within 1 µs.
             let unix = unix_seconds(us as f64 / 1e6).map(|t| t.timestamp_micros());
             prop_assert!(unix.is_some_and(|got| (got - us).abs() <= 1), "{us}: {unix:?}");
+            // Cocoa seconds before 2001 (negative) are not iPhone times.
             let cocoa = cocoa_seconds((us - OFFSET_US) as f64 / 1e6).map(|t| t.timestamp_micros());
-            prop_assert!(cocoa.is_some_and(|got| (got - us).abs() <= 1), "{us}: {cocoa:?}");
+            if us > OFFSET_US + 2 {
+                prop_assert!(cocoa.is_some_and(|got| (got - us).abs() <= 1), "{us}: {cocoa:?}");
+            } else {
+                prop_assert!(cocoa.is_none_or(|got| (got - us).abs() <= 1), "{us}: {cocoa:?}");
+            }
         }
 
         #[test]
-        fn whole_cocoa_seconds_are_exact(s in COCOA_FROM..=COCOA_TO) {
-            prop_assume!(s != 0);
+        fn whole_cocoa_seconds_are_exact(s in 1..=COCOA_TO) {
             let want = DateTime::from_timestamp(s + COCOA_EPOCH_OFFSET, 0);
             prop_assert_eq!(cocoa_auto_i64(s), want);
             prop_assert_eq!(cocoa_seconds(s as f64), want);
@@ -361,7 +365,11 @@ mod props {
         }
 
         #[test]
-        fn cocoa_nanoseconds_keep_every_microsecond(us in FROM_US..=TO_US, sub in 0i64..1_000) {
+        fn cocoa_nanoseconds_keep_every_microsecond(
+            // Nanosecond readings before the first iPhone are absurd seconds values.
+            us in FIRST_IPHONE * 1_000_000 + 2..=TO_US,
+            sub in 0i64..1_000,
+        ) {
             let ns = (us - OFFSET_US) * 1_000 + sub;
             prop_assume!(ns.unsigned_abs() as f64 > COCOA_NANOS_THRESHOLD);
             prop_assert_eq!(cocoa_auto_i64(ns).map(|t| t.timestamp_micros()), Some(us));
