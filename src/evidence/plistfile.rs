@@ -18,6 +18,10 @@ use thiserror::Error;
 pub const MAX_PLIST_DEPTH: usize = 256;
 /// Most values accepted in one plist (shared objects count each time they are used).
 pub const MAX_PLIST_VALUES: usize = 5_000_000;
+/// Also at most this many values per input byte (plus a small allowance): every value
+/// of a real plist takes at least a byte, while a few hundred bytes of shared binary
+/// references can describe millions (found by the fuzzing work: docs/FUZZING.md).
+pub const MAX_VALUES_PER_BYTE: usize = 16;
 
 #[derive(Debug, Error)]
 pub enum PlistError {
@@ -32,7 +36,13 @@ pub enum PlistError {
 /// Parses XML, binary or ASCII plist bytes within [`MAX_PLIST_DEPTH`] and
 /// [`MAX_PLIST_VALUES`].
 pub fn parse_plist(bytes: &[u8]) -> Result<plist::Value, PlistError> {
-    WALK.with(|w| w.set(Walk::default()));
+    let limit = MAX_PLIST_VALUES.min(bytes.len().saturating_mul(MAX_VALUES_PER_BYTE) + 1024);
+    WALK.with(|w| {
+        w.set(Walk {
+            limit,
+            ..Walk::default()
+        })
+    });
     let checked = plist::from_bytes::<Checked>(bytes);
     match WALK.with(|w| w.get().hit) {
         Some(Limit::Depth) => return Err(PlistError::TooDeep),
@@ -54,6 +64,7 @@ enum Limit {
 #[derive(Debug, Clone, Copy, Default)]
 struct Walk {
     values: usize,
+    limit: usize,
     hit: Option<Limit>,
 }
 
@@ -79,7 +90,7 @@ impl Check {
     fn step<E: de::Error>(&self) -> Result<(), E> {
         let mut w = WALK.with(|w| w.get());
         w.values += 1;
-        let over = w.values > MAX_PLIST_VALUES;
+        let over = w.values > w.limit;
         if over {
             w.hit = Some(Limit::Values);
         }
@@ -171,6 +182,49 @@ mod tests {
             parse_plist(&nested_xml(200_000)),
             Err(PlistError::TooDeep)
         ));
+    }
+
+    /// A binary plist of `objects` (each encoded), the first the root, 4-byte offsets
+    /// and references.
+    fn bplist(objects: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = b"bplist00".to_vec();
+        let mut offsets = Vec::new();
+        for o in objects {
+            offsets.push(out.len() as u32);
+            out.extend_from_slice(o);
+        }
+        let table = out.len() as u64;
+        for o in &offsets {
+            out.extend_from_slice(&o.to_be_bytes());
+        }
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 4]);
+        out.extend_from_slice(&(objects.len() as u64).to_be_bytes());
+        out.extend_from_slice(&0u64.to_be_bytes());
+        out.extend_from_slice(&table.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn shared_references_do_not_expand_without_bound() {
+        // `levels` arrays each referring twice to the next: 2^levels leaves from a few
+        // hundred bytes. 32 levels would never finish without the limit.
+        for levels in [20u32, 32] {
+            let mut objects: Vec<Vec<u8>> = (1..=levels)
+                .map(|next| {
+                    let mut o = vec![0xA2];
+                    o.extend_from_slice(&next.to_be_bytes());
+                    o.extend_from_slice(&next.to_be_bytes());
+                    o
+                })
+                .collect();
+            objects.push(b"\x51x".to_vec());
+            let bytes = bplist(&objects);
+            assert!(bytes.len() < 512);
+            assert!(matches!(parse_plist(&bytes), Err(PlistError::TooMany)));
+        }
+        // The same shape shallow enough is read.
+        let objects = vec![vec![0xA2, 0, 0, 0, 1, 0, 0, 0, 1], b"\x51x".to_vec()];
+        assert!(parse_plist(&bplist(&objects)).is_ok());
     }
 
     #[test]
