@@ -3,14 +3,9 @@
 //! `plist::Value::from_reader` builds the tree recursively: a plist nested a hundred
 //! thousand levels deep overflows the stack and aborts the whole process, and a binary
 //! plist whose objects reference the same child many times expands exponentially. So
-//! the plist is first walked by a serde visitor that gives up past a depth and a
-//! number of values (its own recursion is therefore bounded); only a plist within both
-//! limits is built.
+//! the plist's event stream is first read (iteratively) with a limit on depth and on
+//! the number of values; only a plist within both limits is built.
 
-use std::cell::Cell;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use thiserror::Error;
 
 /// Deepest nesting accepted. Real plists (NSKeyedArchiver blobs included) stay
@@ -33,133 +28,32 @@ pub enum PlistError {
     TooMany,
 }
 
-/// Parses XML, binary or ASCII plist bytes within [`MAX_PLIST_DEPTH`] and
-/// [`MAX_PLIST_VALUES`].
+/// Parses XML, binary or ASCII plist bytes within [`MAX_PLIST_DEPTH`] and the value
+/// limits ([`MAX_PLIST_VALUES`], [`MAX_VALUES_PER_BYTE`]).
 pub fn parse_plist(bytes: &[u8]) -> Result<plist::Value, PlistError> {
+    use plist::stream::Event;
     let limit = MAX_PLIST_VALUES.min(bytes.len().saturating_mul(MAX_VALUES_PER_BYTE) + 1024);
-    WALK.with(|w| {
-        w.set(Walk {
-            limit,
-            ..Walk::default()
-        })
-    });
-    let checked = plist::from_bytes::<Checked>(bytes);
-    match WALK.with(|w| w.get().hit) {
-        Some(Limit::Depth) => return Err(PlistError::TooDeep),
-        Some(Limit::Values) => return Err(PlistError::TooMany),
-        None => {}
+    // The event stream is read iteratively (no recursion to overflow) and follows a
+    // binary plist's shared references as the tree builder would; nothing in it is
+    // formatted (plist's serde path formats dates and panics on years before 0).
+    let (mut depth, mut values) = (0usize, 0usize);
+    for event in plist::stream::Reader::new(std::io::Cursor::new(bytes)) {
+        match event? {
+            Event::StartArray(_) | Event::StartDictionary(_) => {
+                depth += 1;
+                if depth > MAX_PLIST_DEPTH {
+                    return Err(PlistError::TooDeep);
+                }
+            }
+            Event::EndCollection => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        values += 1;
+        if values > limit {
+            return Err(PlistError::TooMany);
+        }
     }
-    checked?;
     Ok(plist::Value::from_reader(std::io::Cursor::new(bytes))?)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Limit {
-    Depth,
-    Values,
-}
-
-/// The walk's tally. `plist` offers no seeded entry point, so the one walk running on
-/// this thread keeps it here; [`parse_plist`] resets it first.
-#[derive(Debug, Clone, Copy, Default)]
-struct Walk {
-    values: usize,
-    limit: usize,
-    hit: Option<Limit>,
-}
-
-thread_local! {
-    static WALK: Cell<Walk> = Cell::new(Walk::default());
-}
-
-/// Nothing is kept: the walk only proves the plist is within the limits.
-struct Checked;
-
-impl<'de> de::Deserialize<'de> for Checked {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
-        Check { depth: 0 }.deserialize(d)
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Check {
-    depth: usize,
-}
-
-impl Check {
-    fn step<E: de::Error>(&self) -> Result<(), E> {
-        let mut w = WALK.with(|w| w.get());
-        w.values += 1;
-        let over = w.values > w.limit;
-        if over {
-            w.hit = Some(Limit::Values);
-        }
-        WALK.with(|c| c.set(w));
-        if over {
-            return Err(E::custom("too many values"));
-        }
-        Ok(())
-    }
-
-    fn deeper<E: de::Error>(&self) -> Result<Check, E> {
-        if self.depth >= MAX_PLIST_DEPTH {
-            WALK.with(|c| {
-                let mut w = c.get();
-                w.hit = Some(Limit::Depth);
-                c.set(w);
-            });
-            return Err(E::custom("too deep"));
-        }
-        Ok(Check {
-            depth: self.depth + 1,
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Check {
-    type Value = Checked;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Checked, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-macro_rules! leaf {
-    ($($name:ident: $t:ty),*) => {$(
-        fn $name<E: de::Error>(self, _: $t) -> Result<Checked, E> {
-            self.step()?;
-            Ok(Checked)
-        }
-    )*};
-}
-
-impl<'de> Visitor<'de> for Check {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a plist value")
-    }
-
-    leaf!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64,
-        visit_str: &str, visit_bytes: &[u8]);
-
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        self.step()?;
-        Ok(Checked)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        self.step()?;
-        while seq.next_element_seed(self.deeper()?)?.is_some() {}
-        Ok(Checked)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        self.step()?;
-        while map.next_key_seed(self.deeper()?)?.is_some() {
-            map.next_value_seed(self.deeper()?)?;
-        }
-        Ok(Checked)
-    }
 }
 
 #[cfg(test)]
@@ -225,6 +119,15 @@ mod tests {
         // The same shape shallow enough is read.
         let objects = vec![vec![0xA2, 0, 0, 0, 1, 0, 0, 0, 1], b"\x51x".to_vec()];
         assert!(parse_plist(&bplist(&objects)).is_ok());
+    }
+
+    #[test]
+    fn a_date_before_year_zero_is_read_not_a_panic() {
+        // Cocoa seconds for about 5000 BC: plist's serde path panics formatting it.
+        let mut o = vec![0x33];
+        o.extend_from_slice(&(-220_000_000_000f64).to_be_bytes());
+        let v = parse_plist(&bplist(&[o]));
+        assert!(v.is_ok(), "{v:?}");
     }
 
     #[test]
