@@ -17,6 +17,7 @@ mod page;
 mod saved;
 mod summary;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -72,15 +73,38 @@ pub fn render_saved_timeline(
 }
 
 fn write(out: &Path, saved: saved::Saved, opts: &Options) -> anyhow::Result<PathBuf> {
-    let html = html(&saved, opts, Utc::now())?;
+    let page = html(&saved, opts, Utc::now())?;
+    drop(saved);
     let path = out.join(FILE_NAME);
     let tmp = out.join(format!(".{FILE_NAME}.tmp"));
-    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
+    // Written piece by piece: the page around the payload, then the payload, so the
+    // tens of MB are never copied into one more string.
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for part in page.parts() {
+            f.write_all(part.as_bytes())?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    written.with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyhow::Result<String> {
+/// The rendered page, with the explorer payload kept apart until it is written.
+struct Html {
+    head: String,
+    payload: String,
+    tail: String,
+}
+
+impl Html {
+    fn parts(&self) -> [&str; 3] {
+        [&self.head, &self.payload, &self.tail]
+    }
+}
+
+fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyhow::Result<Html> {
     let cols = columns::Columns::new(&saved.timeline).context("reading the timeline columns")?;
     let mut sources: Vec<String> = saved.log.rows_by_source.keys().cloned().collect();
     let distinct = saved.timeline.column("source")?.str()?.unique()?;
@@ -121,13 +145,11 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
     // payload's can produce, so evidence text cannot forge it.
     let mut parts = page.splitn(3, PAYLOAD_MARKER);
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(head), Some(tail), None) => {
-            let mut html = String::with_capacity(head.len() + payload.json.len() + tail.len());
-            html.push_str(head);
-            html.push_str(&payload.json);
-            html.push_str(tail);
-            Ok(html)
-        }
+        (Some(head), Some(tail), None) => Ok(Html {
+            head: head.to_string(),
+            payload: payload.json,
+            tail: tail.to_string(),
+        }),
         _ => anyhow::bail!("the report template must hold the payload marker exactly once"),
     }
 }
