@@ -44,7 +44,8 @@ total = next((s["ms"] for s in r["stages"] if s["name"] == "total"), None)
 print(f"  rows {r['rows_total']:,}")
 for s in r["stages"]:
     share = f"  ({100*s['ms']/total:.1f}%)" if total else ""
-    print(f"  stage {s['name']:<16} {s['ms']:>10.1f} ms{share}")
+    rss = f"  peak RSS so far {s['peak_rss_mib']:,.0f} MiB" if s.get("peak_rss_mib") else ""
+    print(f"  stage {s['name']:<16} {s['ms']:>10.1f} ms{share}{rss}")
 for a in sorted(r["artifacts"], key=lambda a: -a["elapsed_ms"])[:8]:
     print(f"  source {a['source']:<10} {a['rows']:>9,} rows {a['elapsed_ms']:>9.1f} ms  {a['artifact']}")
 PY

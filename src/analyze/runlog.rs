@@ -106,6 +106,24 @@ pub fn redact_secrets(args: impl IntoIterator<Item = String>) -> Vec<String> {
 pub struct Stage {
     pub name: String,
     pub ms: f64,
+    /// The process's peak resident memory so far, in MiB, when the stage ended
+    /// (`VmHWM`; Linux only), so memory can be put down to the stage that raised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident set size so far (`VmHWM` in /proc/self/status), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,6 +255,7 @@ impl RunLog {
         self.stages.push(Stage {
             name: name.into(),
             ms: t.elapsed().as_secs_f64() * 1e3,
+            peak_rss_mib: peak_rss_mib(),
         });
     }
 
@@ -283,5 +302,20 @@ impl RunLog {
         self.artifacts
             .iter()
             .filter(|a| a.status != ArtifactStatus::Parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_rss_is_read_in_mib_and_covers_touched_memory() {
+        let before = super::peak_rss_mib().expect("VmHWM on Linux");
+        assert!(before > 0.0);
+        // 64 MiB written (so resident): the high-water mark is at least that, in MiB.
+        let block = vec![1u8; 64 << 20];
+        std::hint::black_box(&block);
+        let after = super::peak_rss_mib().expect("VmHWM on Linux");
+        assert!(after >= 64.0 && after >= before, "{before} → {after}");
     }
 }
