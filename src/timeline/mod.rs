@@ -90,28 +90,55 @@ impl Event {
     }
 }
 
-/// Column-wise accumulator for one source's rows.
-#[derive(Debug, Default)]
+/// Column-wise accumulator for one source's rows. Text goes straight into Arrow
+/// string builders as each row is pushed, so a source's rows are held once, in the
+/// frame's own layout, instead of as a `String` per value until the frame is built.
 pub struct TimelineBuilder {
     device: String,
     ts: Vec<Option<i64>>,
     source: Vec<&'static str>,
-    kind: Vec<Cow<'static, str>>,
-    actor: Vec<String>,
-    target: Vec<String>,
-    message: Vec<String>,
+    kind: StringChunkedBuilder,
+    actor: StringChunkedBuilder,
+    target: StringChunkedBuilder,
+    message: StringChunkedBuilder,
     bytes_in: Vec<Option<i64>>,
     bytes_out: Vec<Option<i64>>,
-    artifact: Vec<String>,
-    record: Vec<String>,
-    tags: Vec<Vec<String>>,
+    artifact: StringChunkedBuilder,
+    record: StringChunkedBuilder,
+    tags: ListStringChunkedBuilder,
+}
+
+impl Default for TimelineBuilder {
+    fn default() -> Self {
+        TimelineBuilder::new("")
+    }
+}
+
+impl std::fmt::Debug for TimelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimelineBuilder")
+            .field("device", &self.device)
+            .field("rows", &self.ts.len())
+            .finish()
+    }
 }
 
 impl TimelineBuilder {
     pub fn new(device: impl Into<String>) -> Self {
+        let text = |name: &str| StringChunkedBuilder::new(name.into(), 0);
         TimelineBuilder {
             device: device.into(),
-            ..Default::default()
+            ts: Vec::new(),
+            source: Vec::new(),
+            kind: text("kind"),
+            actor: text("actor"),
+            target: text("target"),
+            message: text("message"),
+            bytes_in: Vec::new(),
+            bytes_out: Vec::new(),
+            artifact: text("artifact"),
+            record: text("record"),
+            tags: ListStringChunkedBuilder::new("tags".into(), 0, 0),
         }
     }
 
@@ -126,46 +153,38 @@ impl TimelineBuilder {
     pub fn push(&mut self, e: Event) {
         self.ts.push(e.ts.map(|t| t.timestamp_micros()));
         self.source.push(e.source);
-        self.kind.push(e.kind);
-        self.actor.push(e.actor);
-        self.target.push(e.target);
-        self.message.push(e.message);
+        self.kind.append_value(e.kind.as_ref());
+        self.actor.append_value(&e.actor);
+        self.target.append_value(&e.target);
+        self.message.append_value(&e.message);
         self.bytes_in.push(e.bytes_in);
         self.bytes_out.push(e.bytes_out);
-        self.artifact.push(e.artifact);
-        self.record.push(e.record);
-        self.tags.push(e.tags);
+        self.artifact.append_value(&e.artifact);
+        self.record.append_value(&e.record);
+        self.tags
+            .append_values_iter(e.tags.iter().map(String::as_str));
     }
 
-    /// Builds this source's frame (unsorted).
-    pub fn finish(self) -> PolarsResult<DataFrame> {
+    pub fn finish(mut self) -> PolarsResult<DataFrame> {
         let n = self.ts.len();
         let ts = Int64Chunked::from_iter_options("ts".into(), self.ts.into_iter())
             .into_datetime(TimeUnit::Microseconds, Some(utc()));
-        let mut tags = ListStringChunkedBuilder::new("tags".into(), n, n * 2);
-        for t in &self.tags {
-            tags.append_values_iter(t.iter().map(String::as_str));
-        }
         let device = StringChunked::full("device".into(), &self.device, n);
         DataFrame::new(
             n,
             vec![
                 ts.into_column(),
                 Column::new("source".into(), self.source),
-                StringChunked::from_iter_values(
-                    "kind".into(),
-                    self.kind.iter().map(|k| k.as_ref()),
-                )
-                .into_column(),
-                Column::new("actor".into(), self.actor),
-                Column::new("target".into(), self.target),
-                Column::new("message".into(), self.message),
+                self.kind.finish().into_column(),
+                self.actor.finish().into_column(),
+                self.target.finish().into_column(),
+                self.message.finish().into_column(),
                 Column::new("bytes_in".into(), self.bytes_in),
                 Column::new("bytes_out".into(), self.bytes_out),
-                Column::new("artifact".into(), self.artifact),
-                Column::new("record".into(), self.record),
+                self.artifact.finish().into_column(),
+                self.record.finish().into_column(),
                 device.into_column(),
-                tags.finish().into_column(),
+                self.tags.finish().into_column(),
             ],
         )
     }
@@ -190,8 +209,16 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     for f in frames {
         all.vstack_mut_owned(f)?;
     }
-    let order = sort_order(&all)?;
-    all.take(&IdxCa::from_vec("order".into(), order))
+    let order = IdxCa::from_vec("order".into(), sort_order(&all)?);
+    // Gathered one column at a time, each source column dropped as soon as its sorted
+    // copy exists: a gather from many chunks copies the text, so gathering the whole
+    // frame at once held two full copies of the timeline.
+    let height = order.len();
+    let mut sorted = Vec::with_capacity(COLUMNS.len());
+    for column in all.into_columns() {
+        sorted.push(column.take(&order)?);
+    }
+    DataFrame::new(height, sorted)
 }
 
 fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
