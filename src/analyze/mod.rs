@@ -118,6 +118,10 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     let t = Instant::now();
     let registry = sources::registry();
     let frames = ingest(&evidence, &registry, &mut log, &progress);
+    // Everything read from the evidence is in the frames now: the Manifest index and
+    // the scratch copies go before the timeline is built, lowering the peak.
+    log.inputs = evidence.inputs.all();
+    drop(evidence);
     log.stage("sources", t);
 
     let t = Instant::now();
@@ -130,7 +134,6 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
 
     // Detection runs before the Parquet write: it adds ioc:/finding: tags to the rows.
     let t = Instant::now();
-    log.inputs = evidence.inputs.all();
     detect_opts.inputs = log.inputs.clone();
     let detection = detect::run(&mut timeline, &detect_opts).context("detecting chains")?;
     for w in &detection.warnings {

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::PlHashMap as HashMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use serde::Serialize;
 
@@ -48,11 +48,28 @@ pub(crate) struct LeftOut {
     pub by_source: Vec<(String, usize)>,
 }
 
-pub(crate) struct Payload {
-    pub json: String,
+/// Which rows the payload embeds, decided before anything is written so the page
+/// around it can say so.
+pub(crate) struct Plan {
+    rows: Vec<usize>,
     pub total: usize,
-    pub embedded: usize,
     pub left_out: Option<LeftOut>,
+}
+
+impl Plan {
+    pub fn new(cols: &Columns, marks: &RowMarks, cap: usize) -> Plan {
+        let rows = select(cols, marks, cap);
+        let left_out = left_out(cols, &rows);
+        Plan {
+            rows,
+            total: cols.len(),
+            left_out,
+        }
+    }
+
+    pub fn embedded(&self) -> usize {
+        self.rows.len()
+    }
 }
 
 /// Which rows fit under the cap: all priority rows, then the most recent others (an
@@ -122,88 +139,81 @@ fn left_out(cols: &Columns, rows: &[usize]) -> Option<LeftOut> {
     })
 }
 
-pub(crate) fn build<'a>(
+/// Writes the payload of `plan` to `out` as it goes (into the report file: the
+/// payload is tens of MB and is never held whole).
+pub(crate) fn write<'a, W: Write>(
+    out: &mut W,
+    plan: &Plan,
     cols: &'a Columns,
     marks: &RowMarks,
     colors: &BTreeMap<String, String>,
-    cap: usize,
-) -> Payload {
-    let rows = select(cols, marks, cap);
-    let left_out = left_out(cols, &rows);
-    let mut out = String::with_capacity(rows.len() * 48 + 1024);
-    let _ = write!(
+) -> fmt::Result {
+    let rows = &plan.rows;
+    write!(
         out,
         "{{\"v\":1,\"n\":{},\"total\":{},\"t\":[",
         rows.len(),
         cols.len()
-    );
+    )?;
     let mut prev: Option<i64> = None;
     for (k, &i) in rows.iter().enumerate() {
         if k > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
         match cols.ts[i] {
             Some(t) => {
-                let _ = write!(out, "{}", t - prev.unwrap_or(0));
+                write!(out, "{}", t - prev.unwrap_or(0))?;
                 prev = Some(t);
             }
-            None => out.push_str("null"),
+            None => out.write_str("null")?,
         }
     }
-    out.push(']');
-    push_column(&mut out, "source", rows.iter().map(|&i| cols.source(i)));
-    push_column(&mut out, "kind", rows.iter().map(|&i| cols.kind(i)));
-    push_column(&mut out, "actor", rows.iter().map(|&i| cols.actor(i)));
-    push_column(&mut out, "target", rows.iter().map(|&i| cols.target(i)));
-    push_column(&mut out, "artifact", rows.iter().map(|&i| cols.artifact(i)));
+    out.write_char(']')?;
+    push_column(out, "source", rows.iter().map(|&i| cols.source(i)))?;
+    push_column(out, "kind", rows.iter().map(|&i| cols.kind(i)))?;
+    push_column(out, "actor", rows.iter().map(|&i| cols.actor(i)))?;
+    push_column(out, "target", rows.iter().map(|&i| cols.target(i)))?;
+    push_column(out, "artifact", rows.iter().map(|&i| cols.artifact(i)))?;
     // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
     let split = |r: &'a str| -> (&'a str, &'a str) {
         r.rfind(':').map(|p| r.split_at(p + 1)).unwrap_or(("", r))
     };
-    push_column(
-        &mut out,
-        "rtable",
-        rows.iter().map(|&i| split(cols.record(i)).0),
-    );
-    push_column(
-        &mut out,
-        "rkey",
-        rows.iter().map(|&i| split(cols.record(i)).1),
-    );
+    push_column(out, "rtable", rows.iter().map(|&i| split(cols.record(i)).0))?;
+    push_column(out, "rkey", rows.iter().map(|&i| split(cols.record(i)).1))?;
 
     let mut raw: Vec<(usize, &str)> = Vec::new();
     let mut nums: Vec<u64> = Vec::new();
-    let templates: Vec<String> = rows
-        .iter()
-        .enumerate()
-        .map(
-            |(k, &i)| match template(cols.message(i), cols.target(i), cols.actor(i), &mut nums) {
-                Some(t) => t,
-                None => {
-                    raw.push((k, cols.message(i)));
-                    String::new()
-                }
-            },
-        )
-        .collect();
-    push_column(&mut out, "message", templates.iter().map(String::as_str));
-    out.push_str(",\"nums\":[");
+    // Templates side by side in one string (no `String` per row held at once).
+    let mut arena = String::new();
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
+    for (k, &i) in rows.iter().enumerate() {
+        let start = arena.len();
+        match template(cols.message(i), cols.target(i), cols.actor(i), &mut nums) {
+            Some(t) => arena.push_str(&t),
+            None => raw.push((k, cols.message(i))),
+        }
+        spans.push((start, arena.len()));
+    }
+    push_column(out, "message", spans.iter().map(|&(a, b)| &arena[a..b]))?;
+    drop(spans);
+    drop(arena);
+    out.write_str(",\"nums\":[")?;
     for (n, v) in nums.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
-        let _ = write!(out, "{v}");
+        write!(out, "{v}")?;
     }
-    out.push_str("],\"mraw\":[");
+    out.write_str("],\"mraw\":[")?;
     for (n, (k, text)) in raw.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
-        let _ = write!(out, "[{k},");
-        push_str(&mut out, text);
-        out.push(']');
+        write!(out, "[{k},")?;
+        push_str(out, text)?;
+        out.write_char(']')?;
     }
-    out.push(']');
+    out.write_char(']')?;
 
     // Tags: dictionary of tag lists, indexed per row.
     let mut tag_dict: HashMap<u32, u32> = HashMap::default();
@@ -219,24 +229,24 @@ pub(crate) fn build<'a>(
             })
         })
         .collect();
-    out.push_str(",\"tags\":{\"d\":[");
+    out.write_str(",\"tags\":{\"d\":[")?;
     for (n, id) in tag_order.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
         push_str_array(
-            &mut out,
+            out,
             cols.tag_sets
                 .get(*id as usize)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]),
-        );
+        )?;
     }
-    out.push_str("],\"i\":");
-    push_u32_array(&mut out, &tag_idx);
-    out.push('}');
+    out.write_str("],\"i\":")?;
+    push_u32_array(out, &tag_idx)?;
+    out.write_char('}')?;
 
-    out.push_str(",\"b\":[");
+    out.write_str(",\"b\":[")?;
     let mut first = true;
     for (k, &i) in rows.iter().enumerate() {
         let (bi, bo) = cols.bytes(i);
@@ -244,13 +254,13 @@ pub(crate) fn build<'a>(
             continue;
         }
         if !first {
-            out.push(',');
+            out.write_char(',')?;
         }
         first = false;
         let f = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "null".into());
-        let _ = write!(out, "[{k},{},{}]", f(bi), f(bo));
+        write!(out, "[{k},{},{}]", f(bi), f(bo))?;
     }
-    out.push(']');
+    out.write_char(']')?;
 
     // Timeline row → its place among the embedded rows.
     let mut position: Vec<Option<usize>> = vec![None; cols.len()];
@@ -258,47 +268,42 @@ pub(crate) fn build<'a>(
         position[i] = Some(k);
     }
     for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
-        let _ = write!(out, ",\"{name}\":[");
+        write!(out, ",\"{name}\":[")?;
         let mut first = true;
         for (i, values) in marks {
             let Some(k) = position.get(*i).copied().flatten() else {
                 continue;
             };
             if !first {
-                out.push(',');
+                out.write_char(',')?;
             }
             first = false;
-            let _ = write!(out, "[{k},");
-            push_str_array(&mut out, values);
-            out.push(']');
+            write!(out, "[{k},")?;
+            push_str_array(out, values)?;
+            out.write_char(']')?;
         }
-        out.push(']');
+        out.write_char(']')?;
     }
 
     let devices: std::collections::BTreeSet<&str> = rows.iter().map(|&i| cols.device(i)).collect();
     if devices.len() > 1 {
-        push_column(&mut out, "device", rows.iter().map(|&i| cols.device(i)));
+        push_column(out, "device", rows.iter().map(|&i| cols.device(i)))?;
     } else {
-        out.push_str(",\"device\":");
-        push_str(&mut out, devices.iter().next().copied().unwrap_or(""));
+        out.write_str(",\"device\":")?;
+        push_str(out, devices.iter().next().copied().unwrap_or(""))?;
     }
 
-    out.push_str(",\"colors\":{");
+    out.write_str(",\"colors\":{")?;
     for (n, (s, c)) in colors.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
-        push_str(&mut out, s);
-        out.push(':');
-        push_str(&mut out, c);
+        push_str(out, s)?;
+        out.write_char(':')?;
+        push_str(out, c)?;
     }
-    out.push_str("}}");
-    Payload {
-        json: out,
-        total: cols.len(),
-        embedded: rows.len(),
-        left_out,
-    }
+    out.write_str("}}")?;
+    Ok(())
 }
 
 /// Marks the row's target, its actor and each number in a message.
@@ -347,7 +352,11 @@ fn template(message: &str, target: &str, actor: &str, nums: &mut Vec<u64>) -> Op
 
 /// A string column: values seen more than once go to a dictionary and are referred
 /// to by index; values seen once are written in place.
-fn push_column<'a>(out: &mut String, name: &str, values: impl Iterator<Item = &'a str> + Clone) {
+fn push_column<'a, W: Write>(
+    out: &mut W,
+    name: &str,
+    values: impl Iterator<Item = &'a str> + Clone,
+) -> fmt::Result {
     // Per distinct value: how often it occurs, then its dictionary index once given.
     let mut seen: HashMap<&str, (u32, u32)> = HashMap::default();
     for v in values.clone() {
@@ -367,50 +376,50 @@ fn push_column<'a>(out: &mut String, name: &str, values: impl Iterator<Item = &'
             _ => refs.push(Err(v)),
         }
     }
-    let _ = write!(out, ",\"{name}\":{{\"d\":");
-    push_str_array(out, &order);
-    out.push_str(",\"m\":[");
+    write!(out, ",\"{name}\":{{\"d\":")?;
+    push_str_array(out, &order)?;
+    out.write_str(",\"m\":[")?;
     for (n, r) in refs.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
         match r {
             Ok(i) => {
-                let _ = write!(out, "{i}");
+                write!(out, "{i}")?;
             }
-            Err(v) => push_str(out, v),
+            Err(v) => push_str(out, v)?,
         }
     }
-    out.push_str("]}");
+    out.write_str("]}")
 }
 
-fn push_u32_array(out: &mut String, v: &[u32]) {
-    out.push('[');
+fn push_u32_array<W: Write>(out: &mut W, v: &[u32]) -> fmt::Result {
+    out.write_char('[')?;
     for (n, x) in v.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
-        let _ = write!(out, "{x}");
+        write!(out, "{x}")?;
     }
-    out.push(']');
+    out.write_char(']')
 }
 
-fn push_str_array<S: AsRef<str>>(out: &mut String, v: &[S]) {
-    out.push('[');
+fn push_str_array<W: Write, S: AsRef<str>>(out: &mut W, v: &[S]) -> fmt::Result {
+    out.write_char('[')?;
     for (n, x) in v.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.write_char(',')?;
         }
-        push_str(out, x.as_ref());
+        push_str(out, x.as_ref())?;
     }
-    out.push(']');
+    out.write_char(']')
 }
 
 /// A JSON string literal that is also safe inside an HTML `<script>` element: besides
 /// JSON's own escapes, `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026` (no `</script>`
 /// or `<!--` can form), and U+2028/U+2029 are escaped for older JavaScript parsers.
-pub(crate) fn push_str(out: &mut String, s: &str) {
-    out.push('"');
+pub(crate) fn push_str<W: Write>(out: &mut W, s: &str) -> fmt::Result {
+    out.write_char('"')?;
     let mut start = 0;
     for (i, c) in s.char_indices() {
         let esc: Option<&str> = match c {
@@ -427,17 +436,15 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
             c if (c as u32) < 0x20 => None,
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        out.write_str(&s[start..i])?;
         match esc {
-            Some(e) => out.push_str(e),
-            None => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
+            Some(e) => out.write_str(e)?,
+            None => write!(out, "\\u{:04x}", c as u32)?,
         }
         start = i + c.len_utf8();
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    out.write_str(&s[start..])?;
+    out.write_char('"')
 }
 
 #[cfg(test)]
@@ -446,7 +453,7 @@ mod tests {
 
     fn lit(s: &str) -> String {
         let mut out = String::new();
-        push_str(&mut out, s);
+        push_str(&mut out, s).unwrap();
         out
     }
 
@@ -502,7 +509,7 @@ mod tests {
     #[test]
     fn columns_put_repeated_values_in_a_dictionary() {
         let mut out = String::new();
-        push_column(&mut out, "c", ["a", "b", "a", "a", "<"].into_iter());
+        push_column(&mut out, "c", ["a", "b", "a", "a", "<"].into_iter()).unwrap();
         assert_eq!(out, r#","c":{"d":["a"],"m":[0,"b",0,0,"\u003c"]}"#);
     }
 }

@@ -73,52 +73,66 @@ pub fn render_saved_timeline(
 }
 
 fn write(out: &Path, saved: saved::Saved, opts: &Options) -> anyhow::Result<PathBuf> {
-    let page = html(&saved, opts, Utc::now())?;
-    drop(saved);
+    let cols = columns::Columns::new(&saved.timeline).context("reading the timeline columns")?;
+    let mut sources: Vec<String> = saved.log.rows_by_source.keys().cloned().collect();
+    let distinct = saved.timeline.column("source")?.str()?.unique()?;
+    sources.extend(distinct.iter().flatten().map(str::to_string));
+    let colors = page::source_colors(sources);
+    let page::Built { mut page, marks } = page::build(&saved, &cols, &colors)?;
+    let plan = explorer::Plan::new(&cols, &marks, opts.explorer_cap);
+    page.explorer = page::ExplorerView {
+        total: page::n(plan.total),
+        embedded: page::n(plan.embedded()),
+        cap: page::n(opts.explorer_cap),
+        left_out: plan.left_out.clone(),
+    };
+    let (head, tail) = render_page(&page, Utc::now())?;
+    drop(page);
+
     let path = out.join(FILE_NAME);
     let tmp = out.join(format!(".{FILE_NAME}.tmp"));
-    // Written piece by piece: the page around the payload, then the payload, so the
-    // tens of MB are never copied into one more string.
+    // The payload (tens of MB) is written into the file as it is made, between the
+    // rendered page's two halves, never held whole in memory.
     let written = (|| -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        for part in page.parts() {
-            f.write_all(part.as_bytes())?;
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = IoText::new(std::io::BufWriter::with_capacity(1 << 20, file));
+        w.inner.write_all(head.as_bytes())?;
+        if explorer::write(&mut w, &plan, &cols, &marks, &colors).is_err() {
+            return Err(w.error.take().unwrap_or_else(|| {
+                std::io::Error::other("formatting the explorer payload failed")
+            }));
         }
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()
+        w.inner.write_all(tail.as_bytes())?;
+        w.inner.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
     written.with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-/// The rendered page, with the explorer payload kept apart until it is written.
-struct Html {
-    head: String,
-    payload: String,
-    tail: String,
+/// Text formatting into a byte sink, keeping the I/O error that `fmt::Write` cannot carry.
+struct IoText<W: std::io::Write> {
+    inner: W,
+    error: Option<std::io::Error>,
 }
 
-impl Html {
-    fn parts(&self) -> [&str; 3] {
-        [&self.head, &self.payload, &self.tail]
+impl<W: std::io::Write> IoText<W> {
+    fn new(inner: W) -> Self {
+        IoText { inner, error: None }
     }
 }
 
-fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyhow::Result<Html> {
-    let cols = columns::Columns::new(&saved.timeline).context("reading the timeline columns")?;
-    let mut sources: Vec<String> = saved.log.rows_by_source.keys().cloned().collect();
-    let distinct = saved.timeline.column("source")?.str()?.unique()?;
-    sources.extend(distinct.iter().flatten().map(str::to_string));
-    let colors = page::source_colors(sources);
-    let page::Built { mut page, marks } = page::build(saved, &cols, &colors)?;
-    let payload = explorer::build(&cols, &marks, &colors, opts.explorer_cap);
-    page.explorer = page::ExplorerView {
-        total: page::n(payload.total),
-        embedded: page::n(payload.embedded),
-        cap: page::n(opts.explorer_cap),
-        left_out: payload.left_out.clone(),
-    };
+impl<W: std::io::Write> std::fmt::Write for IoText<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.inner.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
+}
 
+/// The page rendered by tera, split at the payload marker: (before, after).
+fn render_page(page: &page::Page, generated: DateTime<Utc>) -> anyhow::Result<(String, String)> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", TEMPLATE)
         .context("parsing the report template")?;
@@ -140,16 +154,11 @@ fn html(saved: &saved::Saved, opts: &Options, generated: DateTime<Utc>) -> anyho
     let page = tera
         .render("report.html", &ctx)
         .context("rendering the report")?;
-    // The payload (tens of MB) is spliced in after rendering rather than passed through
-    // the template context. The marker holds `<`, which neither tera's escaping nor the
-    // payload's can produce, so evidence text cannot forge it.
+    // The marker holds `<`, which neither tera's escaping nor the payload's can
+    // produce, so evidence text cannot forge it.
     let mut parts = page.splitn(3, PAYLOAD_MARKER);
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(head), Some(tail), None) => Ok(Html {
-            head: head.to_string(),
-            payload: payload.json,
-            tail: tail.to_string(),
-        }),
+        (Some(head), Some(tail), None) => Ok((head.to_string(), tail.to_string())),
         _ => anyhow::bail!("the report template must hold the payload marker exactly once"),
     }
 }
