@@ -5,12 +5,15 @@
 //! [`Timeline::from_builders`] concatenates the per-source frames and sorts by time
 //! exactly once. See docs/SCHEMA.md.
 
+pub mod text;
 pub mod time;
 
 use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+
+use text::TextBuilder;
 use polars::prelude::*;
 
 /// Column names, in the order they appear in timeline.parquet.
@@ -97,14 +100,14 @@ pub struct TimelineBuilder {
     device: String,
     ts: Vec<Option<i64>>,
     source: Vec<&'static str>,
-    kind: StringChunkedBuilder,
-    actor: StringChunkedBuilder,
-    target: StringChunkedBuilder,
-    message: StringChunkedBuilder,
+    kind: TextBuilder,
+    actor: TextBuilder,
+    target: TextBuilder,
+    message: TextBuilder,
     bytes_in: Vec<Option<i64>>,
     bytes_out: Vec<Option<i64>>,
-    artifact: StringChunkedBuilder,
-    record: StringChunkedBuilder,
+    artifact: TextBuilder,
+    record: TextBuilder,
     tags: ListStringChunkedBuilder,
 }
 
@@ -125,19 +128,18 @@ impl std::fmt::Debug for TimelineBuilder {
 
 impl TimelineBuilder {
     pub fn new(device: impl Into<String>) -> Self {
-        let text = |name: &str| StringChunkedBuilder::new(name.into(), 0);
         TimelineBuilder {
             device: device.into(),
             ts: Vec::new(),
             source: Vec::new(),
-            kind: text("kind"),
-            actor: text("actor"),
-            target: text("target"),
-            message: text("message"),
+            kind: TextBuilder::repeating("kind"),
+            actor: TextBuilder::repeating("actor"),
+            target: TextBuilder::repeating("target"),
+            message: TextBuilder::unique("message"),
             bytes_in: Vec::new(),
             bytes_out: Vec::new(),
-            artifact: text("artifact"),
-            record: text("record"),
+            artifact: TextBuilder::repeating("artifact"),
+            record: TextBuilder::unique("record"),
             tags: ListStringChunkedBuilder::new("tags".into(), 0, 0),
         }
     }
@@ -153,14 +155,14 @@ impl TimelineBuilder {
     pub fn push(&mut self, e: Event) {
         self.ts.push(e.ts.map(|t| t.timestamp_micros()));
         self.source.push(e.source);
-        self.kind.append_value(e.kind.as_ref());
-        self.actor.append_value(&e.actor);
-        self.target.append_value(&e.target);
-        self.message.append_value(&e.message);
+        self.kind.push(e.kind.as_ref());
+        self.actor.push(&e.actor);
+        self.target.push(&e.target);
+        self.message.push(&e.message);
         self.bytes_in.push(e.bytes_in);
         self.bytes_out.push(e.bytes_out);
-        self.artifact.append_value(&e.artifact);
-        self.record.append_value(&e.record);
+        self.artifact.push(&e.artifact);
+        self.record.push(&e.record);
         self.tags
             .append_values_iter(e.tags.iter().map(String::as_str));
     }
@@ -175,14 +177,14 @@ impl TimelineBuilder {
             vec![
                 ts.into_column(),
                 Column::new("source".into(), self.source),
-                self.kind.finish().into_column(),
-                self.actor.finish().into_column(),
-                self.target.finish().into_column(),
-                self.message.finish().into_column(),
+                self.kind.finish()?.into_column(),
+                self.actor.finish()?.into_column(),
+                self.target.finish()?.into_column(),
+                self.message.finish()?.into_column(),
                 Column::new("bytes_in".into(), self.bytes_in),
                 Column::new("bytes_out".into(), self.bytes_out),
-                self.artifact.finish().into_column(),
-                self.record.finish().into_column(),
+                self.artifact.finish()?.into_column(),
+                self.record.finish()?.into_column(),
                 device.into_column(),
                 self.tags.finish().into_column(),
             ],
@@ -216,7 +218,15 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let height = order.len();
     let mut sorted = Vec::with_capacity(COLUMNS.len());
     for column in all.into_columns() {
-        sorted.push(column.take(&order)?);
+        let gathered = match column.dtype() {
+            DataType::String => text::gather(column.str()?, order.cont_slice()?)?
+                .map(|ca| ca.into_column()),
+            _ => None,
+        };
+        sorted.push(match gathered {
+            Some(c) => c,
+            None => column.take(&order)?,
+        });
     }
     DataFrame::new(height, sorted)
 }

@@ -1,0 +1,243 @@
+//! Text columns handled at the level of Arrow string views.
+//!
+//! A timeline column of N rows is N 16-byte views; a value longer than 12 bytes lives
+//! once in a data buffer and its view points at it. Two things keep the timeline
+//! small and cheap to sort:
+//!
+//! * [`TextBuilder`] writes a value that repeats one seen recently as another view of
+//!   the bytes already stored (a source's `artifact` is the same path on every row;
+//!   `kind`, `actor` and `target` take a few hundred values), so repeated text costs
+//!   16 bytes a row instead of its length;
+//! * [`gather`] reorders a column by building new views into the same buffers, where
+//!   Polars' gather from a many-chunk column copies every value into a new buffer.
+//!
+//! Both build the array with `Utf8ViewArray::try_new`, which checks every view
+//! against its buffers and the text as UTF-8, so no `unsafe` is needed here.
+
+use std::hash::BuildHasher;
+
+use polars::prelude::*;
+use polars_arrow::array::{Utf8ViewArray, View};
+use polars_buffer::Buffer;
+use polars_arrow::datatypes::ArrowDataType;
+
+/// Longest value the builder looks up before storing: longer ones are rarely repeated.
+const DEDUP_MAX_LEN: usize = 256;
+/// Distinct values remembered per column; the memory starts afresh when it is full.
+const DEDUP_ENTRIES: usize = 4096;
+/// Size at which a data buffer is closed and a new one begun.
+const BUFFER_BYTES: usize = 8 << 20;
+
+/// Builds one non-null string column.
+pub struct TextBuilder {
+    name: &'static str,
+    views: Vec<View>,
+    done: Vec<Buffer<u8>>,
+    current: Vec<u8>,
+    /// Hash of a value → its view, for the columns that repeat (`None`: not looked up).
+    recent: Option<PlHashMap<u64, View>>,
+    hasher: polars::prelude::PlRandomState,
+}
+
+impl TextBuilder {
+    /// A column whose values are looked up and stored once while they repeat.
+    pub fn repeating(name: &'static str) -> Self {
+        TextBuilder {
+            recent: Some(PlHashMap::default()),
+            ..TextBuilder::unique(name)
+        }
+    }
+
+    /// A column of mostly distinct values (record keys, messages): stored as they come.
+    pub fn unique(name: &'static str) -> Self {
+        TextBuilder {
+            name,
+            views: Vec::new(),
+            done: Vec::new(),
+            current: Vec::new(),
+            recent: None,
+            hasher: Default::default(),
+        }
+    }
+
+    pub fn push(&mut self, value: &str) {
+        let bytes = value.as_bytes();
+        if bytes.len() <= View::MAX_INLINE_SIZE as usize {
+            self.views.push(View::new_inline(bytes));
+            return;
+        }
+        let key = match &self.recent {
+            Some(recent) if bytes.len() <= DEDUP_MAX_LEN => {
+                let key = self.hasher.hash_one(bytes);
+                if let Some(v) = recent.get(&key) {
+                    if self.bytes_of(v) == Some(bytes) {
+                        self.views.push(*v);
+                        return;
+                    }
+                }
+                Some(key)
+            }
+            _ => None,
+        };
+        let view = self.store(bytes);
+        self.views.push(view);
+        if let (Some(key), Some(recent)) = (key, self.recent.as_mut()) {
+            if recent.len() >= DEDUP_ENTRIES {
+                recent.clear();
+            }
+            recent.insert(key, view);
+        }
+    }
+
+    /// Copies a value longer than the inline size into the current buffer.
+    fn store(&mut self, bytes: &[u8]) -> View {
+        if !self.current.is_empty() && self.current.len() + bytes.len() > BUFFER_BYTES {
+            let full = std::mem::take(&mut self.current);
+            self.done.push(Buffer::from(full));
+        }
+        if self.current.capacity() == 0 {
+            self.current.reserve(bytes.len().clamp(64 << 10, BUFFER_BYTES));
+        }
+        let offset = self.current.len() as u32;
+        self.current.extend_from_slice(bytes);
+        View::new_from_bytes(bytes, self.done.len() as u32, offset)
+    }
+
+    /// The stored bytes a view of this builder points at.
+    fn bytes_of(&self, v: &View) -> Option<&[u8]> {
+        let buf: &[u8] = if v.buffer_idx as usize == self.done.len() {
+            &self.current
+        } else {
+            self.done.get(v.buffer_idx as usize)?
+        };
+        buf.get(v.offset as usize..v.offset as usize + v.length as usize)
+    }
+
+    pub fn finish(mut self) -> PolarsResult<StringChunked> {
+        if !self.current.is_empty() {
+            self.current.shrink_to_fit();
+            self.done.push(Buffer::from(std::mem::take(&mut self.current)));
+        }
+        let arr = Utf8ViewArray::try_new(
+            ArrowDataType::Utf8View,
+            Buffer::from(self.views),
+            Buffer::from(self.done),
+            None,
+        )?;
+        Ok(StringChunked::with_chunk(self.name.into(), arr))
+    }
+}
+
+/// `ca` reordered so that row `k` of the result is row `order[k]` of `ca`, sharing
+/// `ca`'s data buffers. `None` when the column holds nulls (the caller then uses
+/// Polars' own gather).
+pub fn gather(ca: &StringChunked, order: &[IdxSize]) -> PolarsResult<Option<StringChunked>> {
+    if ca.null_count() > 0 {
+        return Ok(None);
+    }
+    let chunks: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
+    // Where each chunk starts, in rows and in the combined buffer list.
+    let mut starts = Vec::with_capacity(chunks.len());
+    let mut bases = Vec::with_capacity(chunks.len());
+    let mut buffers: Vec<Buffer<u8>> = Vec::new();
+    let mut rows = 0usize;
+    for c in &chunks {
+        starts.push(rows);
+        rows += c.len();
+        bases.push(u32::try_from(buffers.len()).map_err(|_| {
+            polars_err!(ComputeError: "too many string buffers to gather")
+        })?);
+        buffers.extend(c.data_buffers().iter().cloned());
+    }
+    let mut views = Vec::with_capacity(order.len());
+    for &i in order {
+        let i = i as usize;
+        // The last chunk that starts at or before row i.
+        let c = starts.partition_point(|&s| s <= i).saturating_sub(1);
+        let mut v = *chunks
+            .get(c)
+            .and_then(|a| a.views().get(i - starts[c]))
+            .ok_or_else(|| polars_err!(OutOfBounds: "row {i} is outside the column"))?;
+        if v.length > View::MAX_INLINE_SIZE {
+            v.buffer_idx += bases[c];
+        }
+        views.push(v);
+    }
+    let arr = Utf8ViewArray::try_new(
+        ArrowDataType::Utf8View,
+        Buffer::from(views),
+        Buffer::from(buffers),
+        None,
+    )?;
+    Ok(Some(StringChunked::with_chunk(ca.name().clone(), arr)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(ca: &StringChunked) -> Vec<String> {
+        ca.iter().map(|v| v.unwrap_or("<null>").to_string()).collect()
+    }
+
+    #[test]
+    fn repeated_values_are_stored_once_and_read_back_whole() {
+        let long = "backup/HomeDomain/Library/SMS/sms.db";
+        let other = "backup/HomeDomain/Library/Preferences/x.plist";
+        let input = [long, "short", long, other, long, "", other, "é🎉 and more than twelve"];
+        let mut b = TextBuilder::repeating("c");
+        for v in input {
+            b.push(v);
+        }
+        let ca = b.finish().unwrap();
+        assert_eq!(values(&ca), input);
+        let arr = ca.downcast_iter().next().unwrap();
+        let stored: usize = arr.data_buffers().iter().map(|b| b.len()).sum();
+        assert_eq!(
+            stored,
+            long.len() + other.len() + "é🎉 and more than twelve".len(),
+            "each long value once"
+        );
+    }
+
+    #[test]
+    fn unique_columns_store_every_value_and_hash_collisions_cannot_mix_values() {
+        let mut b = TextBuilder::unique("c");
+        let input: Vec<String> = (0..5000).map(|i| format!("message:ROWID={i:08}")).collect();
+        for v in &input {
+            b.push(v);
+        }
+        assert_eq!(values(&b.finish().unwrap()), input);
+        // More distinct values than the builder remembers: still all correct.
+        let mut b = TextBuilder::repeating("c");
+        let input: Vec<String> = (0..3 * DEDUP_ENTRIES)
+            .map(|i| format!("com.example.app{}", i % (DEDUP_ENTRIES + 7)))
+            .collect();
+        for v in &input {
+            b.push(v);
+        }
+        assert_eq!(values(&b.finish().unwrap()), input);
+    }
+
+    #[test]
+    fn gather_across_chunks_matches_polars_own_take() {
+        let mut ca = StringChunked::new("c".into(), &["a", "a long value number one", "b"]);
+        let mut second = TextBuilder::repeating("c");
+        for v in ["another long value, two", "c", "another long value, two"] {
+            second.push(v);
+        }
+        ca.append(&second.finish().unwrap()).unwrap();
+        ca.append(&StringChunked::new("c".into(), &["z long value at the end"]))
+            .unwrap();
+        assert!(ca.chunks().len() >= 3);
+        let order: Vec<IdxSize> = vec![6, 3, 0, 5, 1, 4, 2, 6];
+        let ours = gather(&ca, &order).unwrap().unwrap();
+        let theirs = ca.take(&IdxCa::from_vec("i".into(), order.clone())).unwrap();
+        assert_eq!(values(&ours), values(&theirs));
+        // An index past the end is an error, not a panic.
+        assert!(gather(&ca, &[7, 8]).is_err());
+        // Nulls: left to Polars.
+        let with_null = StringChunked::new("c".into(), &[Some("x"), None]);
+        assert!(gather(&with_null, &[1, 0]).unwrap().is_none());
+    }
+}
