@@ -263,15 +263,15 @@ pub(crate) fn write<'a, W: Write>(
     out.write_char(']')?;
 
     // Timeline row → its place among the embedded rows.
-    let mut position: Vec<Option<usize>> = vec![None; cols.len()];
+    let mut position: Vec<u32> = vec![u32::MAX; cols.len()];
     for (k, &i) in rows.iter().enumerate() {
-        position[i] = Some(k);
+        position[i] = k as u32;
     }
     for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
         write!(out, ",\"{name}\":[")?;
         let mut first = true;
         for (i, values) in marks {
-            let Some(k) = position.get(*i).copied().flatten() else {
+            let Some(k) = position.get(*i).copied().filter(|&k| k != u32::MAX) else {
                 continue;
             };
             if !first {
@@ -362,32 +362,28 @@ fn push_column<'a, W: Write>(
     for v in values.clone() {
         seen.entry(v).or_insert((0, u32::MAX)).0 += 1;
     }
+    // Dictionary entries in order of first appearance (a second pass), then each row
+    // as an index or in place (a third): no per-row list is held.
     let mut order: Vec<&str> = Vec::new();
-    let mut refs: Vec<Result<u32, &str>> = Vec::new();
-    for v in values {
-        match seen.get_mut(v) {
-            Some((count, idx)) if *count > 1 => {
-                if *idx == u32::MAX {
-                    *idx = order.len() as u32;
-                    order.push(v);
-                }
-                refs.push(Ok(*idx));
+    for v in values.clone() {
+        if let Some((count, idx)) = seen.get_mut(v) {
+            if *count > 1 && *idx == u32::MAX {
+                *idx = order.len() as u32;
+                order.push(v);
             }
-            _ => refs.push(Err(v)),
         }
     }
     write!(out, ",\"{name}\":{{\"d\":")?;
     push_str_array(out, &order)?;
+    drop(order);
     out.write_str(",\"m\":[")?;
-    for (n, r) in refs.iter().enumerate() {
+    for (n, v) in values.enumerate() {
         if n > 0 {
             out.write_char(',')?;
         }
-        match r {
-            Ok(i) => {
-                write!(out, "{i}")?;
-            }
-            Err(v) => push_str(out, v)?,
+        match seen.get(v) {
+            Some(&(count, idx)) if count > 1 => write!(out, "{idx}")?,
+            _ => push_str(out, v)?,
         }
     }
     out.write_str("]}")

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use text::TextBuilder;
 use polars::prelude::*;
+use text::TextBuilder;
 
 /// Column names, in the order they appear in timeline.parquet.
 pub const COLUMNS: [&str; 12] = [
@@ -219,8 +219,9 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let mut sorted = Vec::with_capacity(COLUMNS.len());
     for column in all.into_columns() {
         let gathered = match column.dtype() {
-            DataType::String => text::gather(column.str()?, order.cont_slice()?)?
-                .map(|ca| ca.into_column()),
+            DataType::String => {
+                text::gather(column.str()?, order.cont_slice()?)?.map(|ca| ca.into_column())
+            }
             _ => None,
         };
         sorted.push(match gathered {

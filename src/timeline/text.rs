@@ -18,8 +18,8 @@ use std::hash::BuildHasher;
 
 use polars::prelude::*;
 use polars_arrow::array::{Utf8ViewArray, View};
-use polars_buffer::Buffer;
 use polars_arrow::datatypes::ArrowDataType;
+use polars_buffer::Buffer;
 
 /// Longest value the builder looks up before storing: longer ones are rarely repeated.
 const DEDUP_MAX_LEN: usize = 256;
@@ -96,7 +96,8 @@ impl TextBuilder {
             self.done.push(Buffer::from(full));
         }
         if self.current.capacity() == 0 {
-            self.current.reserve(bytes.len().clamp(64 << 10, BUFFER_BYTES));
+            self.current
+                .reserve(bytes.len().clamp(64 << 10, BUFFER_BYTES));
         }
         let offset = self.current.len() as u32;
         self.current.extend_from_slice(bytes);
@@ -116,7 +117,8 @@ impl TextBuilder {
     pub fn finish(mut self) -> PolarsResult<StringChunked> {
         if !self.current.is_empty() {
             self.current.shrink_to_fit();
-            self.done.push(Buffer::from(std::mem::take(&mut self.current)));
+            self.done
+                .push(Buffer::from(std::mem::take(&mut self.current)));
         }
         let arr = Utf8ViewArray::try_new(
             ArrowDataType::Utf8View,
@@ -144,9 +146,10 @@ pub fn gather(ca: &StringChunked, order: &[IdxSize]) -> PolarsResult<Option<Stri
     for c in &chunks {
         starts.push(rows);
         rows += c.len();
-        bases.push(u32::try_from(buffers.len()).map_err(|_| {
-            polars_err!(ComputeError: "too many string buffers to gather")
-        })?);
+        bases.push(
+            u32::try_from(buffers.len())
+                .map_err(|_| polars_err!(ComputeError: "too many string buffers to gather"))?,
+        );
         buffers.extend(c.data_buffers().iter().cloned());
     }
     let mut views = Vec::with_capacity(order.len());
@@ -177,14 +180,25 @@ mod tests {
     use super::*;
 
     fn values(ca: &StringChunked) -> Vec<String> {
-        ca.iter().map(|v| v.unwrap_or("<null>").to_string()).collect()
+        ca.iter()
+            .map(|v| v.unwrap_or("<null>").to_string())
+            .collect()
     }
 
     #[test]
     fn repeated_values_are_stored_once_and_read_back_whole() {
         let long = "backup/HomeDomain/Library/SMS/sms.db";
         let other = "backup/HomeDomain/Library/Preferences/x.plist";
-        let input = [long, "short", long, other, long, "", other, "é🎉 and more than twelve"];
+        let input = [
+            long,
+            "short",
+            long,
+            other,
+            long,
+            "",
+            other,
+            "é🎉 and more than twelve",
+        ];
         let mut b = TextBuilder::repeating("c");
         for v in input {
             b.push(v);
@@ -227,12 +241,17 @@ mod tests {
             second.push(v);
         }
         ca.append(&second.finish().unwrap()).unwrap();
-        ca.append(&StringChunked::new("c".into(), &["z long value at the end"]))
-            .unwrap();
+        ca.append(&StringChunked::new(
+            "c".into(),
+            &["z long value at the end"],
+        ))
+        .unwrap();
         assert!(ca.chunks().len() >= 3);
         let order: Vec<IdxSize> = vec![6, 3, 0, 5, 1, 4, 2, 6];
         let ours = gather(&ca, &order).unwrap().unwrap();
-        let theirs = ca.take(&IdxCa::from_vec("i".into(), order.clone())).unwrap();
+        let theirs = ca
+            .take(&IdxCa::from_vec("i".into(), order.clone()))
+            .unwrap();
         assert_eq!(values(&ours), values(&theirs));
         // An index past the end is an error, not a panic.
         assert!(gather(&ca, &[7, 8]).is_err());
