@@ -2,32 +2,34 @@
 //! (context tables, the explorer payload). The frame is sorted by time, rows without
 //! a time last.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 
 pub(crate) struct Columns {
     /// Microseconds since the Unix epoch, UTC.
     pub ts: Vec<Option<i64>>,
-    source: StringChunked,
-    kind: StringChunked,
-    actor: StringChunked,
-    target: StringChunked,
-    message: StringChunked,
-    artifact: StringChunked,
-    record: StringChunked,
-    device: StringChunked,
-    bytes_in: Int64Chunked,
-    bytes_out: Int64Chunked,
+    // Single Arrow arrays (the frame's columns rechunked): a row is read by index
+    // without going through the chunked-array lookup.
+    source: Utf8ViewArray,
+    kind: Utf8ViewArray,
+    actor: Utf8ViewArray,
+    target: Utf8ViewArray,
+    message: Utf8ViewArray,
+    artifact: Utf8ViewArray,
+    record: Utf8ViewArray,
+    device: Utf8ViewArray,
+    bytes_in: PrimitiveArray<i64>,
+    bytes_out: PrimitiveArray<i64>,
     /// Each distinct list of tags once; `tag_ids[row]` points into it.
     pub tag_sets: Vec<Vec<String>>,
     pub tag_ids: Vec<u32>,
     /// Rows with a time come first; this many of them.
     timed: usize,
-    /// Shown forms of values that are too long or hold invisible characters, by
-    /// (column, row).
-    long: HashMap<(Col, usize), String>,
+    /// Shown forms of values that are too long or hold invisible characters: per
+    /// column (indexed by [`Col`]), by row.
+    long: [PlHashMap<usize, String>; 8],
 }
 
 /// Bytes of one value the page shows; the rest is named, and kept whole in
@@ -36,6 +38,7 @@ pub(crate) struct Columns {
 pub(crate) const MAX_SHOWN: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(usize)]
 enum Col {
     Source,
     Kind,
@@ -62,8 +65,9 @@ pub(crate) fn shorten(s: &str) -> String {
 
 /// Values the page must not show as stored: megabyte strings (shortened) and text
 /// with control or invisible characters (made visible, see [`super::visible`]).
-fn long_values(ca: &StringChunked, col: Col, out: &mut HashMap<(Col, usize), String>) {
-    for (i, v) in ca.iter().enumerate() {
+fn long_values(arr: &Utf8ViewArray) -> PlHashMap<usize, String> {
+    let mut out = PlHashMap::default();
+    for (i, v) in arr.iter().enumerate() {
         let Some(v) = v else { continue };
         let short = if v.len() > MAX_SHOWN {
             std::borrow::Cow::Owned(shorten(v))
@@ -71,23 +75,38 @@ fn long_values(ca: &StringChunked, col: Col, out: &mut HashMap<(Col, usize), Str
             std::borrow::Cow::Borrowed(v)
         };
         if let std::borrow::Cow::Owned(shown) = super::visible(&short) {
-            out.insert((col, i), shown);
+            out.insert(i, shown);
         } else if let std::borrow::Cow::Owned(s) = short {
-            out.insert((col, i), s);
+            out.insert(i, s);
         }
     }
+    out
 }
 
-fn str_col(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
-    Ok(df.column(name)?.str()?.rechunk().into_owned())
+fn str_col(df: &DataFrame, name: &str) -> PolarsResult<Utf8ViewArray> {
+    let ca = df.column(name)?.str()?.rechunk();
+    let arr = ca.downcast_iter().next().cloned();
+    Ok(arr.unwrap_or_else(|| Utf8ViewArray::new_empty(ArrowDataType::Utf8View)))
 }
 
-fn i64_col(df: &DataFrame, name: &str) -> PolarsResult<Int64Chunked> {
-    Ok(df.column(name)?.i64()?.rechunk().into_owned())
+fn i64_col(df: &DataFrame, name: &str) -> PolarsResult<PrimitiveArray<i64>> {
+    let ca = df.column(name)?.i64()?.rechunk();
+    let arr = ca.downcast_iter().next().cloned();
+    Ok(arr.unwrap_or_else(|| PrimitiveArray::new_empty(ArrowDataType::Int64)))
 }
 
-fn at(ca: &StringChunked, i: usize) -> &str {
-    ca.get(i).unwrap_or("")
+fn at(arr: &Utf8ViewArray, i: usize) -> &str {
+    if i >= arr.len() || arr.is_null(i) {
+        return "";
+    }
+    arr.value(i)
+}
+
+fn int_at(arr: &PrimitiveArray<i64>, i: usize) -> Option<i64> {
+    if i >= arr.len() || arr.is_null(i) {
+        return None;
+    }
+    Some(arr.value(i))
 }
 
 impl Columns {
@@ -149,33 +168,31 @@ impl Columns {
             bytes_out: i64_col(df, "bytes_out")?,
             tag_sets,
             tag_ids,
-            long: HashMap::new(),
+            long: Default::default(),
         };
-        let mut long = HashMap::new();
-        for (ca, col) in [
-            (&cols.source, Col::Source),
-            (&cols.kind, Col::Kind),
-            (&cols.actor, Col::Actor),
-            (&cols.target, Col::Target),
-            (&cols.message, Col::Message),
-            (&cols.artifact, Col::Artifact),
-            (&cols.record, Col::Record),
-            (&cols.device, Col::Device),
-        ] {
-            long_values(ca, col, &mut long);
-        }
-        cols.long = long;
+        cols.long = [
+            &cols.source,
+            &cols.kind,
+            &cols.actor,
+            &cols.target,
+            &cols.message,
+            &cols.artifact,
+            &cols.record,
+            &cols.device,
+        ]
+        .map(long_values);
         Ok(cols)
     }
 
     /// A value as the page shows it (see [`long_values`]).
-    fn get<'a>(&'a self, ca: &'a StringChunked, col: Col, i: usize) -> &'a str {
-        if self.long.is_empty() {
-            return at(ca, i);
+    fn get<'a>(&'a self, arr: &'a Utf8ViewArray, col: Col, i: usize) -> &'a str {
+        let long = &self.long[col as usize];
+        if long.is_empty() {
+            return at(arr, i);
         }
-        match self.long.get(&(col, i)) {
+        match long.get(&i) {
             Some(s) => s,
-            None => at(ca, i),
+            None => at(arr, i),
         }
     }
 
@@ -208,7 +225,7 @@ impl Columns {
         self.get(&self.device, Col::Device, i)
     }
     pub fn bytes(&self, i: usize) -> (Option<i64>, Option<i64>) {
-        (self.bytes_in.get(i), self.bytes_out.get(i))
+        (int_at(&self.bytes_in, i), int_at(&self.bytes_out, i))
     }
     pub fn tags(&self, i: usize) -> &[String] {
         self.tag_ids

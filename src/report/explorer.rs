@@ -162,7 +162,7 @@ pub(crate) fn write<'a, W: Write>(
         }
         match cols.ts[i] {
             Some(t) => {
-                write!(out, "{}", t - prev.unwrap_or(0))?;
+                push_int(out, t - prev.unwrap_or(0))?;
                 prev = Some(t);
             }
             None => out.write_str("null")?,
@@ -176,7 +176,10 @@ pub(crate) fn write<'a, W: Write>(
     push_column(out, "artifact", rows.iter().map(|&i| cols.artifact(i)))?;
     // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
     let split = |r: &'a str| -> (&'a str, &'a str) {
-        r.rfind(':').map(|p| r.split_at(p + 1)).unwrap_or(("", r))
+        match r.as_bytes().iter().rposition(|&b| b == b':') {
+            Some(p) => r.split_at(p + 1),
+            None => ("", r),
+        }
     };
     push_column(out, "rtable", rows.iter().map(|&i| split(cols.record(i)).0))?;
     push_column(out, "rkey", rows.iter().map(|&i| split(cols.record(i)).1))?;
@@ -188,9 +191,14 @@ pub(crate) fn write<'a, W: Write>(
     let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
     for (k, &i) in rows.iter().enumerate() {
         let start = arena.len();
-        match template(cols.message(i), cols.target(i), cols.actor(i), &mut nums) {
-            Some(t) => arena.push_str(&t),
-            None => raw.push((k, cols.message(i))),
+        if !template(
+            cols.message(i),
+            cols.target(i),
+            cols.actor(i),
+            &mut arena,
+            &mut nums,
+        ) {
+            raw.push((k, cols.message(i)));
         }
         spans.push((start, arena.len()));
     }
@@ -202,7 +210,7 @@ pub(crate) fn write<'a, W: Write>(
         if n > 0 {
             out.write_char(',')?;
         }
-        write!(out, "{v}")?;
+        push_int(out, *v)?;
     }
     out.write_str("],\"mraw\":[")?;
     for (n, (k, text)) in raw.iter().enumerate() {
@@ -257,8 +265,16 @@ pub(crate) fn write<'a, W: Write>(
             out.write_char(',')?;
         }
         first = false;
-        let f = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "null".into());
-        write!(out, "[{k},{},{}]", f(bi), f(bo))?;
+        out.write_char('[')?;
+        push_int(out, k)?;
+        for v in [bi, bo] {
+            out.write_char(',')?;
+            match v {
+                Some(v) => push_int(out, v)?,
+                None => out.write_str("null")?,
+            }
+        }
+        out.write_char(']')?;
     }
     out.write_char(']')?;
 
@@ -311,43 +327,90 @@ const TARGET: char = '\u{1}';
 const ACTOR: char = '\u{2}';
 const NUMBER: char = '\u{3}';
 
-/// The message with its target and actor replaced by markers and its numbers moved to
-/// `nums`, or `None` when the message itself holds a marker character (it is then sent
-/// as is).
-fn template(message: &str, target: &str, actor: &str, nums: &mut Vec<u64>) -> Option<String> {
+/// Appends to `out` the message with its target and actor replaced by markers and
+/// its numbers moved to `nums`; `false` (nothing appended) when the message itself
+/// holds a marker character (it is then sent as is).
+fn template(
+    message: &str,
+    target: &str,
+    actor: &str,
+    out: &mut String,
+    nums: &mut Vec<u64>,
+) -> bool {
     let markers = [TARGET, ACTOR, NUMBER];
     if message.contains(markers) {
-        return None;
+        return false;
     }
-    let mut t = message.to_string();
     // Very short values would match inside unrelated words and save nothing.
-    if target.len() >= 4 && !target.contains(markers) {
-        t = t.replacen(target, "\u{1}", 1);
+    let usable = |v: &str| v.len() >= 4 && !v.contains(markers);
+    // The first occurrence of each, replaced as `replacen(_, _, 1)` would in turn:
+    // the target first, then the actor in what is left.
+    let mut cuts: [(usize, usize, char); 2] = [(usize::MAX, 0, TARGET); 2];
+    if usable(target) {
+        if let Some(p) = memchr::memmem::find(message.as_bytes(), target.as_bytes()) {
+            cuts[0] = (p, target.len(), TARGET);
+        }
     }
-    if actor.len() >= 4 && !actor.contains(markers) {
-        t = t.replacen(actor, "\u{2}", 1);
+    if usable(actor) {
+        let (t_at, t_len) = (cuts[0].0, cuts[0].1);
+        // The actor is looked for in the text after the target's replacement: before
+        // the target, or after it (never across it: the marker is not text).
+        let before = if t_at == usize::MAX {
+            message
+        } else {
+            &message[..t_at]
+        };
+        let find = |hay: &str| memchr::memmem::find(hay.as_bytes(), actor.as_bytes());
+        let found = match find(before) {
+            Some(p) => Some(p),
+            None if t_at != usize::MAX => find(&message[t_at + t_len..]).map(|p| p + t_at + t_len),
+            None => None,
+        };
+        if let Some(p) = found {
+            cuts[1] = (p, actor.len(), ACTOR);
+        }
     }
-    // Digit runs that read back identically as JSON numbers: no leading zero, at most
-    // 15 digits (exact in a JavaScript double).
-    let mut out = String::with_capacity(t.len());
-    let mut rest = t.as_str();
-    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
-        let run_len = rest[start..]
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len() - start);
-        let run = &rest[start..start + run_len];
-        out.push_str(&rest[..start]);
-        match run.parse::<u64>() {
-            Ok(v) if run.len() <= 15 && (run == "0" || !run.starts_with('0')) => {
+    cuts.sort_by_key(|c| c.0);
+    let mut rest_from = 0;
+    for (at, len, marker) in cuts {
+        if at == usize::MAX {
+            continue;
+        }
+        numbers(&message[rest_from..at], out, nums);
+        out.push(marker);
+        rest_from = at + len;
+    }
+    numbers(&message[rest_from..], out, nums);
+    true
+}
+
+/// Appends `text` to `out` with its digit runs that read back identically as JSON
+/// numbers (no leading zero, at most 15 digits: exact in a JavaScript double) moved
+/// to `nums` and marked.
+fn numbers(text: &str, out: &mut String, nums: &mut Vec<u64>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run = &text[start..i];
+        if run.len() <= 15 && (run == "0" || !run.starts_with('0')) {
+            if let Ok(v) = run.parse::<u64>() {
+                out.push_str(&text[copied..start]);
                 out.push(NUMBER);
                 nums.push(v);
+                copied = i;
             }
-            _ => out.push_str(run),
         }
-        rest = &rest[start + run_len..];
     }
-    out.push_str(rest);
-    Some(out)
+    out.push_str(&text[copied..]);
 }
 
 /// A string column: values seen more than once go to a dictionary and are referred
@@ -355,35 +418,44 @@ fn template(message: &str, target: &str, actor: &str, nums: &mut Vec<u64>) -> Op
 fn push_column<'a, W: Write>(
     out: &mut W,
     name: &str,
-    values: impl Iterator<Item = &'a str> + Clone,
+    values: impl Iterator<Item = &'a str>,
 ) -> fmt::Result {
-    // Per distinct value: how often it occurs, then its dictionary index once given.
-    let mut seen: HashMap<&str, (u32, u32)> = HashMap::default();
-    for v in values.clone() {
-        seen.entry(v).or_insert((0, u32::MAX)).0 += 1;
+    // One pass hashes each value once: distinct values numbered in order of first
+    // appearance, with their counts, and each row's number (4 bytes a row).
+    let mut ids: HashMap<&str, u32> = HashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut counts: Vec<u32> = Vec::new();
+    let mut row_ids: Vec<u32> = Vec::with_capacity(values.size_hint().0);
+    for v in values {
+        let id = *ids.entry(v).or_insert_with(|| {
+            distinct.push(v);
+            counts.push(0);
+            (distinct.len() - 1) as u32
+        });
+        counts[id as usize] += 1;
+        row_ids.push(id);
     }
-    // Dictionary entries in order of first appearance (a second pass), then each row
-    // as an index or in place (a third): no per-row list is held.
+    drop(ids);
+    // Dictionary entries are the repeated values, in order of first appearance.
+    let mut dict_index: Vec<u32> = vec![u32::MAX; distinct.len()];
     let mut order: Vec<&str> = Vec::new();
-    for v in values.clone() {
-        if let Some((count, idx)) = seen.get_mut(v) {
-            if *count > 1 && *idx == u32::MAX {
-                *idx = order.len() as u32;
-                order.push(v);
-            }
+    for (id, v) in distinct.iter().enumerate() {
+        if counts[id] > 1 {
+            dict_index[id] = order.len() as u32;
+            order.push(v);
         }
     }
     write!(out, ",\"{name}\":{{\"d\":")?;
     push_str_array(out, &order)?;
     drop(order);
     out.write_str(",\"m\":[")?;
-    for (n, v) in values.enumerate() {
+    for (n, &id) in row_ids.iter().enumerate() {
         if n > 0 {
             out.write_char(',')?;
         }
-        match seen.get(v) {
-            Some(&(count, idx)) if count > 1 => write!(out, "{idx}")?,
-            _ => push_str(out, v)?,
+        match dict_index[id as usize] {
+            u32::MAX => push_str(out, distinct[id as usize])?,
+            idx => push_int(out, idx)?,
         }
     }
     out.write_str("]}")
@@ -395,7 +467,7 @@ fn push_u32_array<W: Write>(out: &mut W, v: &[u32]) -> fmt::Result {
         if n > 0 {
             out.write_char(',')?;
         }
-        write!(out, "{x}")?;
+        push_int(out, *x)?;
     }
     out.write_char(']')
 }
@@ -416,31 +488,44 @@ fn push_str_array<W: Write, S: AsRef<str>>(out: &mut W, v: &[S]) -> fmt::Result 
 /// or `<!--` can form), and U+2028/U+2029 are escaped for older JavaScript parsers.
 pub(crate) fn push_str<W: Write>(out: &mut W, s: &str) -> fmt::Result {
     out.write_char('"')?;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '<' => Some("\\u003c"),
-            '>' => Some("\\u003e"),
-            '&' => Some("\\u0026"),
-            '\u{2028}' => Some("\\u2028"),
-            '\u{2029}' => Some("\\u2029"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
+    // Byte by byte: every character escaped is ASCII except U+2028/U+2029 (E2 80 A8/A9),
+    // so each cut falls on a character boundary.
+    let b = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let (esc, len): (&str, usize) = match b[i] {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            b'<' => ("\\u003c", 1),
+            b'>' => ("\\u003e", 1),
+            b'&' => ("\\u0026", 1),
+            0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA8) => ("\\u2028", 3),
+            0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA9) => ("\\u2029", 3),
+            c if c < 0x20 => ("", 1),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.write_str(&s[start..i])?;
-        match esc {
-            Some(e) => out.write_str(e)?,
-            None => write!(out, "\\u{:04x}", c as u32)?,
+        if esc.is_empty() {
+            write!(out, "\\u{:04x}", b[i])?;
+        } else {
+            out.write_str(esc)?;
         }
-        start = i + c.len_utf8();
+        i += len;
+        start = i;
     }
     out.write_str(&s[start..])?;
     out.write_char('"')
+}
+
+/// An integer without the formatting machinery (the payload holds millions).
+fn push_int<W: Write>(out: &mut W, v: impl itoa::Integer) -> fmt::Result {
+    out.write_str(itoa::Buffer::new().format(v))
 }
 
 #[cfg(test)]
@@ -469,7 +554,10 @@ mod tests {
     #[test]
     fn messages_become_templates() {
         let mut nums = Vec::new();
-        let t = |m: &str, tg: &str, ac: &str, nums: &mut Vec<u64>| template(m, tg, ac, nums);
+        let t = |m: &str, tg: &str, ac: &str, nums: &mut Vec<u64>| {
+            let mut out = String::new();
+            template(m, tg, ac, &mut out, nums).then_some(out)
+        };
         assert_eq!(
             t(
                 "M-C- file HomeDomain/Library/x2.plist, 1234 bytes",
@@ -500,6 +588,72 @@ mod tests {
         assert_eq!(nums, [0]);
         assert_eq!(t("has \u{1} inside", "x", "y", &mut nums), None);
         assert_eq!(t("a b", "a", "b", &mut nums).as_deref(), Some("a b"));
+    }
+
+    /// The templating as first written (whole-string `replacen`, then a digit scan),
+    /// kept as the reference the allocation-free version must agree with.
+    fn template_by_replacing(
+        m: &str,
+        target: &str,
+        actor: &str,
+        nums: &mut Vec<u64>,
+    ) -> Option<String> {
+        let markers = [TARGET, ACTOR, NUMBER];
+        if m.contains(markers) {
+            return None;
+        }
+        let mut t = m.to_string();
+        if target.len() >= 4 && !target.contains(markers) {
+            t = t.replacen(target, "\u{1}", 1);
+        }
+        if actor.len() >= 4 && !actor.contains(markers) {
+            t = t.replacen(actor, "\u{2}", 1);
+        }
+        let mut out = String::new();
+        let mut rest = t.as_str();
+        while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+            let len = rest[start..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - start);
+            let run = &rest[start..start + len];
+            out.push_str(&rest[..start]);
+            match run.parse::<u64>() {
+                Ok(v) if run.len() <= 15 && (run == "0" || !run.starts_with('0')) => {
+                    out.push(NUMBER);
+                    nums.push(v);
+                }
+                _ => out.push_str(run),
+            }
+            rest = &rest[start + len..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn templates_agree_with_replacing(
+            m in "[ab01\u{1}é ]{0,24}",
+            target in "[ab0 ]{0,6}",
+            actor in "[ab1\u{2} ]{0,6}",
+        ) {
+            let (mut want_nums, mut got_nums) = (Vec::new(), Vec::new());
+            let want = template_by_replacing(&m, &target, &actor, &mut want_nums);
+            let mut out = String::new();
+            let got = template(&m, &target, &actor, &mut out, &mut got_nums).then_some(out);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(got_nums, want_nums);
+        }
+
+        #[test]
+        fn json_strings_read_back(s in "\\PC*|[\u{0}-\u{7f}\u{2028}\u{2029}]{0,40}") {
+            let mut j = String::new();
+            push_str(&mut j, &s).unwrap();
+            let back: String = serde_json::from_str(&j).unwrap();
+            proptest::prop_assert_eq!(back, s);
+            let breakers = ['<', '>', '&', '\u{2028}', '\u{2029}'];
+            proptest::prop_assert!(!j.contains(breakers), "{:?}", j);
+        }
     }
 
     #[test]

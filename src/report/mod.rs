@@ -198,7 +198,7 @@ pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
         !matches!(c, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}')
             && crate::query::invisible_or_control(c)
     };
-    if !s.chars().any(hidden) {
+    if !may_hide(s) || !s.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -210,6 +210,21 @@ pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether `s` holds a byte that can start a character [`visible`] escapes: a control
+/// byte other than tab and line breaks, DEL, or the lead byte of U+0080–U+009F (C2),
+/// U+061C (D8), U+200B–U+206F (E2) or U+FEFF (EF). Most evidence text holds none, and
+/// this scan (32-byte blocks without an early exit, which the compiler vectorises)
+/// is far cheaper than decoding every character.
+fn may_hide(s: &str) -> bool {
+    let suspect = |b: u8| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2 | 0xef)
+    };
+    s.as_bytes()
+        .chunks(32)
+        .any(|block| block.iter().fold(false, |acc, &b| acc | suspect(b)))
 }
 
 /// A time as every table of the report shows it: UTC, microseconds, no zone letter
@@ -252,6 +267,22 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_prefilter_flags_every_character_visible_escapes() {
+        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
+            let s = c.to_string();
+            let escaped = matches!(visible(&s), std::borrow::Cow::Owned(_));
+            let slow = !matches!(c, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}')
+                && crate::query::invisible_or_control(c);
+            assert_eq!(escaped, slow, "{c:?}");
+            if slow {
+                assert!(may_hide(&s), "{c:?} passes the prefilter");
+            }
+        }
+        assert!(!may_hide("plain ASCII, é and 🎉"));
+        assert!(may_hide(&format!("{}\u{202e}", "x".repeat(40))));
+    }
 
     #[test]
     fn evidence_text_is_escaped_and_made_visible() {
