@@ -25,7 +25,9 @@ fn make_backup(dir: &Path, encrypted: bool) {
          CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);",
     )
     .unwrap();
-    let entries: [(&str, &str, i64, Option<&[u8]>, i64); 4] = [
+    // (domain, relativePath, flags, MBFile blob, mtime)
+    type Entry<'a> = (&'a str, &'a str, i64, Option<&'a [u8]>, i64);
+    let entries: [Entry; 4] = [
         (
             "MediaDomain",
             "Library/SMS/Attachments/65",

@@ -327,6 +327,21 @@ const TARGET: char = '\u{1}';
 const ACTOR: char = '\u{2}';
 const NUMBER: char = '\u{3}';
 
+/// The first occurrence of `needle` in `hay`. Messages are short: there, candidates
+/// found by the needle's first byte and compared directly beat building a substring
+/// searcher per row; long (possibly hostile) text gets `memmem`, which is linear.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let (&first, rest) = n.split_first()?;
+    if h.len() < n.len() {
+        return None;
+    }
+    if h.len() > 256 {
+        return memchr::memmem::find(h, n);
+    }
+    memchr::memchr_iter(first, &h[..=h.len() - n.len()]).find(|&p| &h[p + 1..p + n.len()] == rest)
+}
+
 /// Appends to `out` the message with its target and actor replaced by markers and
 /// its numbers moved to `nums`; `false` (nothing appended) when the message itself
 /// holds a marker character (it is then sent as is).
@@ -347,7 +362,7 @@ fn template(
     // the target first, then the actor in what is left.
     let mut cuts: [(usize, usize, char); 2] = [(usize::MAX, 0, TARGET); 2];
     if usable(target) {
-        if let Some(p) = memchr::memmem::find(message.as_bytes(), target.as_bytes()) {
+        if let Some(p) = find(message, target) {
             cuts[0] = (p, target.len(), TARGET);
         }
     }
@@ -360,10 +375,11 @@ fn template(
         } else {
             &message[..t_at]
         };
-        let find = |hay: &str| memchr::memmem::find(hay.as_bytes(), actor.as_bytes());
-        let found = match find(before) {
+        let found = match find(before, actor) {
             Some(p) => Some(p),
-            None if t_at != usize::MAX => find(&message[t_at + t_len..]).map(|p| p + t_at + t_len),
+            None if t_at != usize::MAX => {
+                find(&message[t_at + t_len..], actor).map(|p| p + t_at + t_len)
+            }
             None => None,
         };
         if let Some(p) = found {
@@ -628,6 +644,24 @@ mod tests {
         }
         out.push_str(rest);
         Some(out)
+    }
+
+    #[test]
+    fn substring_search_agrees_with_str_find() {
+        let long = format!("{}needle{}", "x".repeat(300), "y".repeat(10));
+        let cases = [
+            ("abc", "abc"),
+            ("aabc", "abc"),
+            ("ab", "abc"),
+            ("xabcabc", "bca"),
+            ("é abc é", "c é"),
+            ("", "a"),
+            (long.as_str(), "needle"),
+            (long.as_str(), "needles"),
+        ];
+        for (hay, needle) in cases {
+            assert_eq!(find(hay, needle), hay.find(needle), "{hay:?} {needle:?}");
+        }
     }
 
     proptest::proptest! {

@@ -198,7 +198,12 @@ pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
         !matches!(c, '\n' | '\t' | '\r' | '\u{2028}' | '\u{2029}')
             && crate::query::invisible_or_control(c)
     };
-    if !may_hide(s) || !s.chars().any(hidden) {
+    // Only characters starting with a suspect byte are decoded and checked (continuation
+    // bytes, 0x80–0xBF, are never suspect, so stepping byte by byte stays in step).
+    let bytes = s.as_bytes();
+    let any_hidden = may_hide(s)
+        && (0..bytes.len()).any(|i| suspect(bytes[i]) && s[i..].chars().next().is_some_and(hidden));
+    if !any_hidden {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -212,16 +217,18 @@ pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A byte that can start a character [`visible`] escapes (see [`may_hide`]).
+fn suspect(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2 | 0xef)
+}
+
 /// Whether `s` holds a byte that can start a character [`visible`] escapes: a control
 /// byte other than tab and line breaks, DEL, or the lead byte of U+0080–U+009F (C2),
 /// U+061C (D8), U+200B–U+206F (E2) or U+FEFF (EF). Most evidence text holds none, and
 /// this scan (32-byte blocks without an early exit, which the compiler vectorises)
 /// is far cheaper than decoding every character.
 fn may_hide(s: &str) -> bool {
-    let suspect = |b: u8| {
-        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-            || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2 | 0xef)
-    };
     s.as_bytes()
         .chunks(32)
         .any(|block| block.iter().fold(false, |acc, &b| acc | suspect(b)))
