@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 
@@ -170,7 +172,9 @@ impl Columns {
             tag_ids,
             long: Default::default(),
         };
-        cols.long = [
+        // Reading every value of the time-ordered columns is mostly waiting for memory:
+        // the eight columns are checked on all cores.
+        let arrays = [
             &cols.source,
             &cols.kind,
             &cols.actor,
@@ -179,8 +183,12 @@ impl Columns {
             &cols.artifact,
             &cols.record,
             &cols.device,
-        ]
-        .map(long_values);
+        ];
+        let mut found: Vec<PlHashMap<usize, String>> =
+            arrays.par_iter().map(|a| long_values(a)).collect();
+        for (slot, map) in cols.long.iter_mut().zip(found.drain(..)) {
+            *slot = map;
+        }
         Ok(cols)
     }
 
