@@ -141,7 +141,7 @@ fn left_out(cols: &Columns, rows: &[usize]) -> Option<LeftOut> {
 
 /// Writes the payload of `plan` to `out` as it goes (into the report file: the
 /// payload is tens of MB and is never held whole).
-pub(crate) fn write<'a, W: Write>(
+pub(crate) fn write<'a, W: Write + Send>(
     out: &mut W,
     plan: &Plan,
     cols: &'a Columns,
@@ -169,11 +169,6 @@ pub(crate) fn write<'a, W: Write>(
         }
     }
     out.write_char(']')?;
-    push_column(out, "source", rows.iter().map(|&i| cols.source(i)))?;
-    push_column(out, "kind", rows.iter().map(|&i| cols.kind(i)))?;
-    push_column(out, "actor", rows.iter().map(|&i| cols.actor(i)))?;
-    push_column(out, "target", rows.iter().map(|&i| cols.target(i)))?;
-    push_column(out, "artifact", rows.iter().map(|&i| cols.artifact(i)))?;
     // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
     let split = |r: &'a str| -> (&'a str, &'a str) {
         match r.as_bytes().iter().rposition(|&b| b == b':') {
@@ -181,8 +176,19 @@ pub(crate) fn write<'a, W: Write>(
             None => ("", r),
         }
     };
-    push_column(out, "rtable", rows.iter().map(|&i| split(cols.record(i)).0))?;
-    push_column(out, "rkey", rows.iter().map(|&i| split(cols.record(i)).1))?;
+    push_columns(
+        out,
+        rows,
+        &[
+            ("source", &|i| cols.source(i)),
+            ("kind", &|i| cols.kind(i)),
+            ("actor", &|i| cols.actor(i)),
+            ("target", &|i| cols.target(i)),
+            ("artifact", &|i| cols.artifact(i)),
+            ("rtable", &|i| split(cols.record(i)).0),
+            ("rkey", &|i| split(cols.record(i)).1),
+        ],
+    )?;
 
     let mut raw: Vec<(usize, &str)> = Vec::new();
     let mut nums: Vec<u64> = Vec::new();
@@ -429,15 +435,21 @@ fn numbers(text: &str, out: &mut String, nums: &mut Vec<u64>) {
     out.push_str(&text[copied..]);
 }
 
-/// A string column: values seen more than once go to a dictionary and are referred
-/// to by index; values seen once are written in place.
-fn push_column<'a, W: Write>(
-    out: &mut W,
-    name: &str,
-    values: impl Iterator<Item = &'a str>,
-) -> fmt::Result {
-    // One pass hashes each value once: distinct values numbered in order of first
-    // appearance, with their counts, and each row's number (4 bytes a row).
+/// A string column as the payload holds it (see [`push_column`]).
+struct Encoded<'a> {
+    /// Distinct values in order of first appearance.
+    distinct: Vec<&'a str>,
+    /// Per distinct value: its index in the dictionary, or `u32::MAX` if seen once.
+    dict_index: Vec<u32>,
+    /// The dictionary: the repeated values, in order of first appearance.
+    dict: Vec<&'a str>,
+    /// Per row: its distinct value.
+    row_ids: Vec<u32>,
+}
+
+/// One pass that hashes each value once: distinct values numbered in order of first
+/// appearance, with their counts, and each row's number (4 bytes a row).
+fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
     let mut ids: HashMap<&str, u32> = HashMap::default();
     let mut distinct: Vec<&str> = Vec::new();
     let mut counts: Vec<u32> = Vec::new();
@@ -452,29 +464,71 @@ fn push_column<'a, W: Write>(
         row_ids.push(id);
     }
     drop(ids);
-    // Dictionary entries are the repeated values, in order of first appearance.
     let mut dict_index: Vec<u32> = vec![u32::MAX; distinct.len()];
-    let mut order: Vec<&str> = Vec::new();
+    let mut dict: Vec<&str> = Vec::new();
     for (id, v) in distinct.iter().enumerate() {
         if counts[id] > 1 {
-            dict_index[id] = order.len() as u32;
-            order.push(v);
+            dict_index[id] = dict.len() as u32;
+            dict.push(v);
         }
     }
+    Encoded {
+        distinct,
+        dict_index,
+        dict,
+        row_ids,
+    }
+}
+
+fn write_encoded<W: Write>(out: &mut W, name: &str, e: &Encoded) -> fmt::Result {
     write!(out, ",\"{name}\":{{\"d\":")?;
-    push_str_array(out, &order)?;
-    drop(order);
+    push_str_array(out, &e.dict)?;
     out.write_str(",\"m\":[")?;
-    for (n, &id) in row_ids.iter().enumerate() {
+    for (n, &id) in e.row_ids.iter().enumerate() {
         if n > 0 {
             out.write_char(',')?;
         }
-        match dict_index[id as usize] {
-            u32::MAX => push_str(out, distinct[id as usize])?,
+        match e.dict_index[id as usize] {
+            u32::MAX => push_str(out, e.distinct[id as usize])?,
             idx => push_int(out, idx)?,
         }
     }
     out.write_str("]}")
+}
+
+/// A string column: values seen more than once go to a dictionary and are referred
+/// to by index; values seen once are written in place.
+fn push_column<'a, W: Write>(
+    out: &mut W,
+    name: &str,
+    values: impl Iterator<Item = &'a str>,
+) -> fmt::Result {
+    write_encoded(out, name, &encode(values))
+}
+
+/// Value of one column for a timeline row.
+type ColumnOf<'f, 'a> = &'f (dyn Fn(usize) -> &'a str + Sync);
+
+/// Several columns, in order, as [`push_column`] writes them; each column is encoded
+/// while the one before it is written (two at a time at most in memory).
+fn push_columns<'a, W: Write + Send>(
+    out: &mut W,
+    rows: &[usize],
+    columns: &[(&str, ColumnOf<'_, 'a>)],
+) -> fmt::Result {
+    let Some(((first_name, first), rest)) = columns.split_first() else {
+        return Ok(());
+    };
+    let mut pending = (*first_name, encode(rows.iter().map(|&i| first(i))));
+    for (name, value) in rest {
+        let (written, next) = rayon::join(
+            || write_encoded(out, pending.0, &pending.1),
+            || encode(rows.iter().map(|&i| value(i))),
+        );
+        written?;
+        pending = (name, next);
+    }
+    write_encoded(out, pending.0, &pending.1)
 }
 
 fn push_u32_array<W: Write>(out: &mut W, v: &[u32]) -> fmt::Result {
@@ -688,6 +742,29 @@ mod tests {
             let breakers = ['<', '>', '&', '\u{2028}', '\u{2029}'];
             proptest::prop_assert!(!j.contains(breakers), "{:?}", j);
         }
+    }
+
+    #[test]
+    fn columns_written_together_equal_columns_written_one_by_one() {
+        let values = ["a", "b", "a", "<", "c", "c", "b"];
+        let other = ["x", "y", "z", "x", "x", "y", "w"];
+        let rows: Vec<usize> = (0..values.len()).collect();
+        let mut one_by_one = String::new();
+        push_column(&mut one_by_one, "v", values.into_iter()).unwrap();
+        push_column(&mut one_by_one, "o", other.into_iter()).unwrap();
+        push_column(&mut one_by_one, "v2", rows.iter().rev().map(|&i| values[i])).unwrap();
+        let mut together = String::new();
+        let rev = |i: usize| values[values.len() - 1 - i];
+        push_columns(
+            &mut together,
+            &rows,
+            &[("v", &|i| values[i]), ("o", &|i| other[i]), ("v2", &rev)],
+        )
+        .unwrap();
+        assert_eq!(together, one_by_one);
+        let mut none = String::new();
+        push_columns(&mut none, &rows, &[]).unwrap();
+        assert_eq!(none, "");
     }
 
     #[test]
