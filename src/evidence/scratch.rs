@@ -35,13 +35,14 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> std::io::Result<Scratch> {
-        let dir = tempfile::Builder::new().prefix("chainline-").tempdir()?;
-        // tempfile already creates it 0700 on Unix; say so rather than rely on it.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("chainline-");
+        // Created owner-only: tempfile's default for folders is 0777 less the umask
+        // (usually 0755), and changing the mode afterwards would leave a moment in
+        // which the folder that receives decrypted evidence is readable by others.
         #[cfg(unix)]
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir()?;
         live().push(dir.path().to_path_buf());
         Ok(Scratch { dir })
     }
