@@ -31,7 +31,7 @@ pub(crate) struct Columns {
     timed: usize,
     /// Shown forms of values that are too long or hold invisible characters: per
     /// column (indexed by [`Col`]), by row.
-    long: [PlHashMap<usize, String>; 8],
+    long: Vec<PlHashMap<usize, String>>,
 }
 
 /// Bytes of one value the page shows; the rest is named, and kept whole in
@@ -184,21 +184,15 @@ impl Columns {
             &cols.record,
             &cols.device,
         ];
-        let mut found: Vec<PlHashMap<usize, String>> =
-            arrays.par_iter().map(|a| long_values(a)).collect();
-        for (slot, map) in cols.long.iter_mut().zip(found.drain(..)) {
-            *slot = map;
-        }
+        cols.long = arrays.par_iter().map(|a| long_values(a)).collect();
         Ok(cols)
     }
 
     /// A value as the page shows it (see [`long_values`]).
     fn get<'a>(&'a self, arr: &'a Utf8ViewArray, col: Col, i: usize) -> &'a str {
-        let long = &self.long[col as usize];
-        if long.is_empty() {
-            return at(arr, i);
-        }
-        match long.get(&i) {
+        // Nearly always empty: skip the lookup (this is read for every embedded value).
+        let long = self.long.get(col as usize).filter(|l| !l.is_empty());
+        match long.and_then(|l| l.get(&i)) {
             Some(s) => s,
             None => at(arr, i),
         }

@@ -365,39 +365,32 @@ fn template(
     // Very short values would match inside unrelated words and save nothing.
     let usable = |v: &str| v.len() >= 4 && !v.contains(markers);
     // The first occurrence of each, replaced as `replacen(_, _, 1)` would in turn:
-    // the target first, then the actor in what is left.
-    let mut cuts: [(usize, usize, char); 2] = [(usize::MAX, 0, TARGET); 2];
-    if usable(target) {
-        if let Some(p) = find(message, target) {
-            cuts[0] = (p, target.len(), TARGET);
+    // the target first, then the actor in what is left. Each is (offset, length, marker).
+    let target_at = if usable(target) {
+        find(message, target)
+    } else {
+        None
+    };
+    let actor_at = if usable(actor) {
+        // Looked for before the target's place, then after it (never across it: in the
+        // text `replacen` would see, the target is a marker).
+        match target_at {
+            None => find(message, actor),
+            Some(t) => find(&message[..t], actor).or_else(|| {
+                let after = t + target.len();
+                find(&message[after..], actor).map(|p| p + after)
+            }),
         }
-    }
-    if usable(actor) {
-        let (t_at, t_len) = (cuts[0].0, cuts[0].1);
-        // The actor is looked for in the text after the target's replacement: before
-        // the target, or after it (never across it: the marker is not text).
-        let before = if t_at == usize::MAX {
-            message
-        } else {
-            &message[..t_at]
-        };
-        let found = match find(before, actor) {
-            Some(p) => Some(p),
-            None if t_at != usize::MAX => {
-                find(&message[t_at + t_len..], actor).map(|p| p + t_at + t_len)
-            }
-            None => None,
-        };
-        if let Some(p) = found {
-            cuts[1] = (p, actor.len(), ACTOR);
-        }
-    }
-    cuts.sort_by_key(|c| c.0);
+    } else {
+        None
+    };
+    let mut cuts = [
+        target_at.map(|p| (p, target.len(), TARGET)),
+        actor_at.map(|p| (p, actor.len(), ACTOR)),
+    ];
+    cuts.sort_by_key(|c| c.map(|(at, _, _)| at));
     let mut rest_from = 0;
-    for (at, len, marker) in cuts {
-        if at == usize::MAX {
-            continue;
-        }
+    for (at, len, marker) in cuts.into_iter().flatten() {
         numbers(&message[rest_from..at], out, nums);
         out.push(marker);
         rest_from = at + len;
