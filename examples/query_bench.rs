@@ -94,8 +94,8 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(4_000_000);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    let mut df = synthesise(n)?;
-    timeline::write_parquet(&mut df, &dir.path().join("timeline.parquet"))?;
+    let df = synthesise(n)?;
+    timeline::write_parquet(&df, &dir.path().join("timeline.parquet"))?;
     drop(df);
     eprintln!(
         "synthesised and wrote {n} rows in {:.2}s",

@@ -175,8 +175,8 @@ fn mvt_csv_round_trips_a_real_mvt_timeline() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut df = chainline::timeline::assemble(vec![b.finish().unwrap()]).unwrap();
-    chainline::timeline::write_parquet(&mut df, &dir.path().join("timeline.parquet")).unwrap();
+    let df = chainline::timeline::assemble(vec![b.finish().unwrap()]).unwrap();
+    chainline::timeline::write_parquet(&df, &dir.path().join("timeline.parquet")).unwrap();
     let (text, _) = export(dir.path(), "mvt-csv");
 
     let original = String::from_utf8(bytes).unwrap();

@@ -215,8 +215,8 @@ fn analyze_and_report_render_the_same_page() {
 #[test]
 fn empty_timeline_renders() {
     let dir = tempfile::tempdir().unwrap();
-    let mut tl = chainline::timeline::empty().unwrap();
-    chainline::timeline::write_parquet(&mut tl, &dir.path().join("timeline.parquet")).unwrap();
+    let tl = chainline::timeline::empty().unwrap();
+    chainline::timeline::write_parquet(&tl, &dir.path().join("timeline.parquet")).unwrap();
     let findings = serde_json::json!({"findings": [{"id": "F001", "rule": "r", "title": "odd", "severity": "low",
         "start": "2022-09-13T10:04:01.500000Z", "end": "2022-09-13T10:04:01.500000Z", "explanation": "", "events": [], "iocs": []}]});
     std::fs::write(dir.path().join("findings.json"), findings.to_string()).unwrap();

@@ -148,8 +148,8 @@ fn report_on_500k_rows() {
     {
         b.push(e);
     }
-    let mut tl = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
-    timeline::write_parquet(&mut tl, &out.join("timeline.parquet")).unwrap();
+    let tl = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
+    timeline::write_parquet(&tl, &out.join("timeline.parquet")).unwrap();
     std::fs::write(
         out.join("findings.json"),
         serde_json::to_vec(&common::findings()).unwrap(),

@@ -397,14 +397,14 @@ fn schema_and_tz_commands() {
 fn findings_parquet_pair_wins_over_findings_json() {
     use polars::prelude::*;
     let (_dir, out) = case();
-    let mut f =
+    let f =
         df!("id" => ["F777"], "rule" => ["r"], "title" => ["from parquet"], "severity" => ["low"],
         "score" => [0.1f64], "explanation" => [""], "malware" => [""])
         .unwrap();
-    let mut e =
+    let e =
         df!("finding_id" => ["F777"], "record" => ["message:7"], "role" => ["trigger"]).unwrap();
-    chainline::timeline::write_parquet(&mut f, &out.join("findings.parquet")).unwrap();
-    chainline::timeline::write_parquet(&mut e, &out.join("finding_events.parquet")).unwrap();
+    chainline::timeline::write_parquet(&f, &out.join("findings.parquet")).unwrap();
+    chainline::timeline::write_parquet(&e, &out.join("finding_events.parquet")).unwrap();
     let o = chainline(
         &["query", out.to_str().unwrap(), "SELECT f.id, f.title, e.record FROM findings f JOIN finding_events e ON e.finding_id = f.id", "--format", "csv"],
         "",

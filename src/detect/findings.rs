@@ -127,11 +127,11 @@ pub fn write_all(out: &Path, findings: &[Finding]) -> anyhow::Result<()> {
     };
     std::fs::write(out.join("findings.json"), serde_json::to_vec_pretty(&doc)?)
         .context("writing findings.json")?;
-    let mut f = findings_frame(findings)?;
-    crate::timeline::write_parquet(&mut f, &out.join("findings.parquet"))
+    let f = findings_frame(findings)?;
+    crate::timeline::write_parquet(&f, &out.join("findings.parquet"))
         .map_err(|e| anyhow::anyhow!("writing findings.parquet: {e}"))?;
-    let mut e = events_frame(findings)?;
-    crate::timeline::write_parquet(&mut e, &out.join("finding_events.parquet"))
+    let e = events_frame(findings)?;
+    crate::timeline::write_parquet(&e, &out.join("finding_events.parquet"))
         .map_err(|e| anyhow::anyhow!("writing finding_events.parquet: {e}"))?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! [`Timeline::from_builders`] concatenates the per-source frames and sorts by time
 //! exactly once. See docs/SCHEMA.md.
 
+pub mod parquet;
 pub mod text;
 pub mod time;
 
@@ -266,12 +267,9 @@ fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
     Ok(order)
 }
 
-pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
-    let file = std::fs::File::create(path)?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)?;
-    Ok(())
+/// Writes a frame as Parquet (zstd; see [`parquet`] for the encodings).
+pub fn write_parquet(df: &DataFrame, path: &Path) -> PolarsResult<()> {
+    parquet::write(df, path)
 }
 
 pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {

@@ -105,8 +105,8 @@ pub fn write_case(out: &Path) {
     for e in events() {
         b.push(e);
     }
-    let mut df = timeline::assemble(vec![b.finish().expect("frame")]).expect("assemble");
-    timeline::write_parquet(&mut df, &out.join("timeline.parquet")).expect("parquet");
+    let df = timeline::assemble(vec![b.finish().expect("frame")]).expect("assemble");
+    timeline::write_parquet(&df, &out.join("timeline.parquet")).expect("parquet");
     std::fs::write(out.join("findings.json"), FINDINGS_JSON).expect("findings.json");
 }
 

@@ -294,8 +294,8 @@ pub fn write_case(out: &Path) {
     for e in events() {
         b.push(e);
     }
-    let mut tl = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
-    timeline::write_parquet(&mut tl, &out.join("timeline.parquet")).unwrap();
+    let tl = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
+    timeline::write_parquet(&tl, &out.join("timeline.parquet")).unwrap();
     std::fs::write(
         out.join("findings.json"),
         serde_json::to_vec_pretty(&findings()).unwrap(),
