@@ -67,10 +67,37 @@ pub(crate) fn shorten(s: &str) -> String {
 
 /// Values the page must not show as stored: megabyte strings (shortened) and text
 /// with control or invisible characters (made visible, see [`super::visible`]).
+///
+/// The rows are in time order but their text lies in the data buffers in source
+/// order, so reading every value row by row is mostly waiting for memory. Instead the
+/// buffers are scanned once, front to back, for the bytes that can start a hidden
+/// character ([`super::suspect`]); a value is read only when it is too long, or its
+/// bytes (inline in its view, or the range it points at) hold one of those.
 fn long_values(arr: &Utf8ViewArray) -> PlHashMap<usize, String> {
+    let suspects: Vec<Vec<u32>> = arr
+        .data_buffers()
+        .iter()
+        .map(|b| suspect_offsets(b))
+        .collect();
     let mut out = PlHashMap::default();
-    for (i, v) in arr.iter().enumerate() {
-        let Some(v) = v else { continue };
+    for (i, view) in arr.views().iter().enumerate() {
+        if arr.is_null(i) {
+            continue;
+        }
+        let len = view.length as usize;
+        let flagged = match view.get_inlined_slice() {
+            Some(bytes) => bytes.iter().any(|&b| super::suspect(b)),
+            None => suspects.get(view.buffer_idx as usize).is_none_or(|s| {
+                let first = s.partition_point(|&o| o < view.offset);
+                s.get(first).is_some_and(|&o| {
+                    u64::from(o) < u64::from(view.offset) + u64::from(view.length)
+                })
+            }),
+        };
+        if len <= MAX_SHOWN && !flagged {
+            continue;
+        }
+        let v = arr.value(i);
         let short = if v.len() > MAX_SHOWN {
             std::borrow::Cow::Owned(shorten(v))
         } else {
@@ -80,6 +107,24 @@ fn long_values(arr: &Utf8ViewArray) -> PlHashMap<usize, String> {
             out.insert(i, shown);
         } else if let std::borrow::Cow::Owned(s) = short {
             out.insert(i, s);
+        }
+    }
+    out
+}
+
+/// Offsets, ascending, of the bytes in `buf` that can start a character
+/// [`super::visible`] escapes; 32-byte blocks without one are passed over whole.
+fn suspect_offsets(buf: &[u8]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (n, block) in buf.chunks(32).enumerate() {
+        if block.iter().fold(false, |acc, &b| acc | super::suspect(b)) {
+            out.extend(
+                block
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| super::suspect(b))
+                    .map(|(j, _)| (n * 32 + j) as u32),
+            );
         }
     }
     out
@@ -254,5 +299,91 @@ impl Columns {
     pub fn find(&self, ts: i64, artifact: &str, record: &str) -> Option<usize> {
         self.window(ts, ts)
             .find(|&i| at(&self.artifact, i) == artifact && at(&self.record, i) == record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition [`long_values`] must agree with: every value read and checked.
+    fn every_value(arr: &Utf8ViewArray) -> PlHashMap<usize, String> {
+        let mut out = PlHashMap::default();
+        for (i, v) in arr.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let short = if v.len() > MAX_SHOWN {
+                shorten(v)
+            } else {
+                v.to_string()
+            };
+            let shown = super::super::visible(&short).into_owned();
+            if shown != v {
+                out.insert(i, shown);
+            }
+        }
+        out
+    }
+
+    const PARTS: [&str; 12] = [
+        "a",
+        "plain text of some length",
+        "\u{200b}",
+        "’",
+        "\u{1}",
+        "\t",
+        "é",
+        "\u{feff}",
+        "\u{7f}",
+        "🎉",
+        "\u{85}",
+        "0123456789",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_the_buffers_finds_what_reading_every_value_finds(
+            chunks in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::option::weighted(0.9, proptest::collection::vec(0..PARTS.len(), 0..8)),
+                    0..40,
+                ),
+                1..4,
+            ),
+            huge in 0usize..3,
+        ) {
+            // Several chunks rechunked into one array: several data buffers.
+            let mut ca: Option<StringChunked> = None;
+            for (c, rows) in chunks.iter().enumerate() {
+                let mut values: Vec<Option<String>> = rows
+                    .iter()
+                    .map(|r| r.as_ref().map(|parts| parts.iter().map(|&p| PARTS[p]).collect()))
+                    .collect();
+                if c == huge {
+                    values.push(Some(format!("{}\u{200b}", "x".repeat(MAX_SHOWN))));
+                    values.push(Some("y".repeat(MAX_SHOWN + 1)));
+                }
+                let next = StringChunked::from_iter_options("c".into(), values.into_iter());
+                match ca.as_mut() {
+                    Some(ca) => { ca.append(&next).unwrap(); }
+                    None => ca = Some(next),
+                }
+            }
+            let ca = ca.unwrap().rechunk().into_owned();
+            let arr = ca.downcast_iter().next().unwrap();
+            proptest::prop_assert_eq!(long_values(arr), every_value(arr));
+        }
+    }
+
+    #[test]
+    fn suspect_offsets_are_every_suspect_byte_in_order() {
+        let text = format!("{}\u{200b}{}\u{1}’", "a".repeat(40), "b".repeat(31));
+        let want: Vec<u32> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| super::super::suspect(*b))
+            .map(|(i, _)| i as u32)
+            .collect();
+        assert_eq!(want.len(), 3);
+        assert_eq!(suspect_offsets(text.as_bytes()), want);
     }
 }
