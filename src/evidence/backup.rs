@@ -88,34 +88,68 @@ impl ManifestIndex {
             source: e,
         };
         // One pass over `Files`, blobs included: the manifest source reads the decoded
-        // times from here instead of querying the table again.
-        let mut entries = Vec::new();
-        {
-            let mut stmt = copy
-                .conn()
-                .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
-                .map_err(sql_err)?;
-            let mut rows = stmt.query([]).map_err(sql_err)?;
-            while let Some(r) = rows.next().map_err(sql_err)? {
-                let text = |i: usize| -> String {
-                    r.get::<_, Option<String>>(i)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
-                };
-                let file = match r.get_ref(4) {
-                    Ok(rusqlite::types::ValueRef::Blob(b)) => mbfile::decode(b).ok(),
-                    _ => None,
-                };
-                entries.push(ManifestEntry {
-                    file_id: text(0),
-                    domain: text(1),
-                    relative_path: text(2),
-                    flags: r.get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0),
-                    file,
-                });
-            }
-        }
+        // times from here instead of querying the table again. The rows are read here
+        // and their MBFile blobs decoded on another thread as they come, in batches.
+        const BATCH: usize = 4096;
+        type Raw = (ManifestEntry, Option<Vec<u8>>);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Raw>>(4);
+        let (read, entries) = std::thread::scope(|s| {
+            let decoder = s.spawn(move || {
+                let mut entries = Vec::new();
+                for batch in receive {
+                    entries.extend(batch.into_iter().map(|(mut e, blob)| {
+                        e.file = blob.and_then(|b| mbfile::decode(&b).ok());
+                        e
+                    }));
+                }
+                entries
+            });
+            let read = (|| -> Result<(), EvidenceError> {
+                let mut stmt = copy
+                    .conn()
+                    .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
+                    .map_err(sql_err)?;
+                let mut rows = stmt.query([]).map_err(sql_err)?;
+                let mut batch = Vec::with_capacity(BATCH);
+                while let Some(r) = rows.next().map_err(sql_err)? {
+                    let text = |i: usize| -> String {
+                        r.get::<_, Option<String>>(i)
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default()
+                    };
+                    let blob = match r.get_ref(4) {
+                        Ok(rusqlite::types::ValueRef::Blob(b)) => Some(b.to_vec()),
+                        _ => None,
+                    };
+                    let entry = ManifestEntry {
+                        file_id: text(0),
+                        domain: text(1),
+                        relative_path: text(2),
+                        flags: r.get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0),
+                        file: None,
+                    };
+                    batch.push((entry, blob));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if send.send(full).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = send.send(batch);
+                Ok(())
+            })();
+            drop(send);
+            (read, decoder.join().ok())
+        });
+        read?;
+        // A decoder that panicked (a bug on hostile bytes) costs this backup's index,
+        // reported as unreadable, not the run.
+        let mut entries = entries.ok_or_else(|| EvidenceError::Invalid {
+            path: artifact.path.clone(),
+            msg: "internal error while decoding the MBFile blobs".into(),
+        })?;
         entries.sort_by(|a, b| {
             (a.domain.as_str(), a.relative_path.as_str())
                 .cmp(&(b.domain.as_str(), b.relative_path.as_str()))
