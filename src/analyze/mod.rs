@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use polars::prelude::DataFrame;
-use rayon::prelude::*;
 
 use crate::detect;
 use crate::evidence::{Artifact, Evidence, Lookup};
@@ -193,6 +192,9 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     })
 }
 
+/// One artifact's report, with its rows when they could be built.
+type Parsed = (ArtifactReport, Option<DataFrame>);
+
 /// Runs every source over every artifact it found, in parallel. A failing artifact is
 /// logged and the others go on.
 fn ingest(
@@ -235,54 +237,83 @@ fn ingest(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} artifacts {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let results: Vec<(ArtifactReport, Option<DataFrame>)> = jobs
-        .par_iter()
-        .inspect(|(source, _)| bar.set_message(source.name()))
-        .map(|(source, art)| {
-            let t = Instant::now();
-            let mut p = Parse::new(evidence, art);
-            // A parser bug on hostile input costs that artifact, never the run.
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.parse(&mut p)))
-                    .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown".into());
-                        Err(sources::SourceError::Format(format!(
-                            "internal error while parsing ({what}); rows before it kept"
-                        )))
-                    });
-            let rows = p.rows();
-            let (builder, warnings, facts) = p.into_parts();
-            bar.inc(1);
-            let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
-            // Never the private temp path of an unpacked archive: it is gone after the run.
-            report.path = Some(
-                evidence
-                    .inputs
-                    .shown_path(&art.path)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-            match outcome {
-                Ok(()) => {}
-                Err(e) => {
-                    report.status = ArtifactStatus::Failed;
-                    report.error = Some(e.to_string());
-                }
+    // Largest artifact first, each taken by the next free worker: the few big
+    // databases (sms.db, DataUsage, Manifest.db) then run side by side with the
+    // small files filling in after them, instead of rayon's halving putting several
+    // big ones on one thread. Results are kept in job order.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    let size = |k: usize| {
+        std::fs::metadata(&jobs[k].1.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let sizes: Vec<u64> = (0..jobs.len()).map(size).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, Parsed)>> =
+        std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
+    let run_one = |(source, art): &(&dyn Source, Artifact)| {
+        bar.set_message(source.name());
+        let t = Instant::now();
+        let mut p = Parse::new(evidence, art);
+        // A parser bug on hostile input costs that artifact, never the run.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.parse(&mut p)))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown".into());
+                    Err(sources::SourceError::Format(format!(
+                        "internal error while parsing ({what}); rows before it kept"
+                    )))
+                });
+        let rows = p.rows();
+        let (builder, warnings, facts) = p.into_parts();
+        bar.inc(1);
+        let mut report = ArtifactReport::parsed(source.name(), art, rows, warnings, facts, t);
+        // Never the private temp path of an unpacked archive: it is gone after the run.
+        report.path = Some(
+            evidence
+                .inputs
+                .shown_path(&art.path)
+                .to_string_lossy()
+                .into_owned(),
+        );
+        match outcome {
+            Ok(()) => {}
+            Err(e) => {
+                report.status = ArtifactStatus::Failed;
+                report.error = Some(e.to_string());
             }
-            match builder.finish() {
-                Ok(df) => (report, Some(df)),
-                Err(e) => {
-                    report.status = ArtifactStatus::Failed;
-                    report.error = Some(format!("building rows: {e}"));
-                    (report, None)
-                }
+        }
+        match builder.finish() {
+            Ok(df) => (report, Some(df)),
+            Err(e) => {
+                report.status = ArtifactStatus::Failed;
+                report.error = Some(format!("building rows: {e}"));
+                (report, None)
             }
-        })
-        .collect();
+        }
+    };
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads().min(jobs.len()) {
+            s.spawn(|_| loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&k) = order.get(n) else { break };
+                let result = run_one(&jobs[k]);
+                done.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((k, result));
+            });
+        }
+    });
+    let mut done = done
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    done.sort_by_key(|(k, _)| *k);
+    let results: Vec<Parsed> = done.into_iter().map(|(_, r)| r).collect();
     bar.finish_and_clear();
     let mut frames = Vec::new();
     for (report, df) in results {
