@@ -145,43 +145,21 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     log.stage("detection", t);
     progress.say(format!("findings: {}", findings.len()));
 
+    let t = Instant::now();
+    timeline::write_parquet(&timeline, &opts.out.join("timeline.parquet"))
+        .context("writing timeline.parquet")?;
+    log.stage("parquet_write", t);
+
     log.summarise(&timeline);
     log.finish();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
 
-    // timeline.parquet and the report are made from the same frame and need nothing
-    // from each other, so they are written side by side. The report reads only what
-    // was saved above, as `chainline report OUT` does; the timeline it would read back
-    // is the frame being written, so it is handed over.
-    let parquet_path = opts.out.join("timeline.parquet");
-    let ((parquet, parquet_took), (report, report_took)) = std::thread::scope(|s| {
-        let parquet = s.spawn(|| {
-            let t = Instant::now();
-            (
-                timeline::write_parquet(&timeline, &parquet_path),
-                t.elapsed(),
-            )
-        });
-        let t = Instant::now();
-        let report = crate::report::render_saved_timeline(&opts.out, timeline.clone());
-        let report = (report, t.elapsed());
-        let parquet = parquet.join().unwrap_or_else(|_| {
-            (
-                Err(polars::prelude::polars_err!(ComputeError: "the Parquet writer stopped")),
-                std::time::Duration::ZERO,
-            )
-        });
-        (parquet, report)
-    });
-    log.stage_took("parquet_write", parquet_took);
-    log.stage_took("report_render", report_took);
-    if let Err(e) = parquet {
-        // A report beside a timeline.parquet that is not there would point at rows
-        // nobody can query: it goes too.
-        let _ = std::fs::remove_file(opts.out.join(crate::report::FILE_NAME));
-        return Err(anyhow::Error::new(e).context("writing timeline.parquet"));
-    }
-    let report = report.context("writing report.html")?;
+    // The report reads only what was saved above, as `chainline report OUT` does; the
+    // timeline it would read back is the frame just written, so it is handed over.
+    let t = Instant::now();
+    let report = crate::report::render_saved_timeline(&opts.out, timeline.clone())
+        .context("writing report.html")?;
+    log.stage("report_render", t);
     log.update_total();
     std::fs::write(opts.out.join("run.json"), serde_json::to_vec_pretty(&log)?)?;
     progress.say(format!("report: {}", report.display()));

@@ -252,14 +252,9 @@ impl RunLog {
     }
 
     pub fn stage(&mut self, name: &str, t: Instant) {
-        self.stage_took(name, t.elapsed());
-    }
-
-    /// A stage timed elsewhere (e.g. on another thread), with the peak RSS so far.
-    pub fn stage_took(&mut self, name: &str, took: std::time::Duration) {
         self.stages.push(Stage {
             name: name.into(),
-            ms: took.as_secs_f64() * 1e3,
+            ms: t.elapsed().as_secs_f64() * 1e3,
             peak_rss_mib: peak_rss_mib(),
         });
     }
