@@ -7,6 +7,8 @@
 //! those rows. Columns and tables vary by iOS version, so every query names only what
 //! the file has (the MVT test backup's sms.db has only `handle` and `message`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::types::ValueRef;
 
@@ -114,6 +116,57 @@ impl TimeProblems {
     }
 }
 
+/// A value as SQLite's `=` would match it against a ROWID: an integer, or a real
+/// with no fraction.
+fn rowid_key(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Integer(i) => Some(i),
+        ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(f as i64),
+        _ => None,
+    }
+}
+
+/// message ROWID → the `chat_identifier` of its lowest `chat_id` (None when that chat
+/// has no identifier): one pass over chat_message_join (grouped) and one over chat.
+fn chat_of_message(
+    conn: &rusqlite::Connection,
+    j: &Table,
+    c: &Table,
+) -> Result<HashMap<i64, Option<String>>, SourceError> {
+    let mut names: HashMap<i64, Option<String>> = HashMap::new();
+    let sql = format!(
+        "SELECT c.ROWID, {} FROM {}",
+        c.col("chat_identifier"),
+        c.source()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        if let Some(id) = rowid_key(r.get_ref(0)?) {
+            names.insert(id, nonempty(value_string(r.get_ref(1)?)));
+        }
+    }
+    let sql = format!(
+        "SELECT {jm}, MIN({jc}) FROM {js} GROUP BY {jm}",
+        jm = j.col("message_id"),
+        jc = j.col("chat_id"),
+        js = j.source(),
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut chats = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let (Some(message), Some(chat)) = (rowid_key(r.get_ref(0)?), rowid_key(r.get_ref(1)?))
+        else {
+            continue;
+        };
+        if let Some(name) = names.get(&chat) {
+            chats.insert(message, name.clone());
+        }
+    }
+    Ok(chats)
+}
+
 fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), SourceError> {
     let m = Table::read(conn, "message", "m");
     let h = Table::read(conn, "handle", "h");
@@ -139,12 +192,18 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
     if !h.exists() {
         p.warn("table handle not found: senders are unknown");
     }
-    // Join tables are pre-grouped so each message meets at most one chat (the lowest
-    // chat_id) without a per-row subquery: the message_id index is not guaranteed.
+    // Each message meets at most one chat (the lowest chat_id). chat_message_join is
+    // read once, grouped, into a map: joined in SQL, SQLite built an automatic index
+    // on the grouped rows and probed it per message, most of the query's time.
     let join_chat = j.has("chat_id") && j.has("message_id") && c.has("chat_identifier");
     if !join_chat {
         p.warn("tables chat/chat_message_join not found or incomplete: messages have no chat identifier");
     }
+    let chats = if join_chat {
+        chat_of_message(conn, &j, &c)?
+    } else {
+        HashMap::new()
+    };
     let mut joins = String::new();
     if join_handle {
         joins.push_str(&format!(
@@ -153,18 +212,8 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
             m.col("handle_id")
         ));
     }
-    if join_chat {
-        joins.push_str(&format!(
-            " LEFT JOIN (SELECT {jm} AS mid, MIN({jc}) AS cid FROM {js} GROUP BY {jm}) cm ON cm.mid = m.ROWID
-              LEFT JOIN {cs} ON c.ROWID = cm.cid",
-            jm = j.col("message_id"),
-            jc = j.col("chat_id"),
-            js = j.source(),
-            cs = c.source(),
-        ));
-    }
     let sql = format!(
-        "SELECT m.ROWID, {text}, {body}, {service}, {date}, {read}, {delivered}, {from_me}, {has_att}, {balloon}, {handle}, {chat}
+        "SELECT m.ROWID, {text}, {body}, {service}, {date}, {read}, {delivered}, {from_me}, {has_att}, {balloon}, {handle}
          FROM {msrc}{joins} ORDER BY m.ROWID",
         text = m.col("text"),
         body = m.col("attributedBody"),
@@ -176,7 +225,6 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
         has_att = m.col("cache_has_attachments"),
         balloon = m.col("balloon_bundle_id"),
         handle = if join_handle { h.col("id") } else { "NULL".into() },
-        chat = if join_chat { c.col("chat_identifier") } else { "NULL".into() },
         msrc = m.source(),
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -209,7 +257,7 @@ fn messages(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Source
         let has_attachment = value_i64(r.get_ref(8)?).is_some_and(|v| v != 0);
         let balloon = nonempty(value_string(r.get_ref(9)?));
         let handle = nonempty(value_string(r.get_ref(10)?));
-        let chat = nonempty(value_string(r.get_ref(11)?));
+        let chat = chats.get(&rowid).cloned().flatten();
 
         if date.is_none() {
             if date_raw {
@@ -983,6 +1031,46 @@ mod tests {
                 "tables chat/chat_message_join not found or incomplete: messages have no chat identifier".to_string(),
                 "table attachment not found: no attachment rows".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_message_in_several_chats_takes_the_lowest_chat() {
+        // Message 1 sits in chats 3 and 2 (2 wins), message 2 in a chat without an
+        // identifier, message 3 in a chat that is gone, message 4 in none.
+        // (A join row left behind by a deleted chat needs foreign keys off.)
+        let db = sqlite_bytes(&format!(
+            "PRAGMA foreign_keys = OFF;
+             {SCHEMA}
+             INSERT INTO handle (ROWID, id, service) VALUES (1, '+15550001111', 'iMessage');
+             INSERT INTO chat (ROWID, guid, chat_identifier) VALUES (2, 'c2', 'chat-two'), (3, 'c3', 'chat-three'), (4, 'c4', NULL);
+             INSERT INTO message (ROWID, guid, text, handle_id, service, date) VALUES
+               (1, 'm1', 'a', 1, 'iMessage', 600000000000000000),
+               (2, 'm2', 'b', 1, 'iMessage', 600000001000000000),
+               (3, 'm3', 'c', 1, 'iMessage', 600000002000000000),
+               (4, 'm4', 'd', 1, 'iMessage', 600000003000000000);
+             INSERT INTO chat_message_join (chat_id, message_id) VALUES (3, 1), (2, 1), (4, 2), (9, 3);"
+        ));
+        let fs = filesystem(&[("private/var/mobile/Library/SMS/sms.db", &db)]);
+        let r = run(&Sms, fs.path());
+        let o = r.only();
+        let targets: Vec<(&str, &str)> = o
+            .rows
+            .iter()
+            .map(|e| (e.record.as_str(), e.target.as_str()))
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                ("message:1", "chat-two"),
+                ("message:2", ""),
+                ("message:3", ""),
+                ("message:4", ""),
+            ]
+        );
+        assert_eq!(
+            o.rows[0].message,
+            "iMessage from +15550001111 in chat chat-two: a"
         );
     }
 
