@@ -15,6 +15,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use text::TextBuilder;
 
 /// Column names, in the order they appear in timeline.parquet.
@@ -213,23 +214,25 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
         all.vstack_mut_owned(f)?;
     }
     let order = IdxCa::from_vec("order".into(), sort_order(&all)?);
-    // Gathered one column at a time, each source column dropped as soon as its sorted
-    // copy exists: a gather from many chunks copies the text, so gathering the whole
-    // frame at once held two full copies of the timeline.
+    // Gathered column by column on all cores. The text columns are gathered as new
+    // views over the same buffers (no string is copied), so holding the source and
+    // sorted columns side by side costs 16 bytes a row per text column.
     let height = order.len();
-    let mut sorted = Vec::with_capacity(COLUMNS.len());
-    for column in all.into_columns() {
-        let gathered = match column.dtype() {
-            DataType::String => {
-                text::gather(column.str()?, order.cont_slice()?)?.map(|ca| ca.into_column())
+    let idx = order.cont_slice()?;
+    let sorted = all
+        .into_columns()
+        .into_par_iter()
+        .map(|column| {
+            let gathered = match column.dtype() {
+                DataType::String => text::gather(column.str()?, idx)?.map(|ca| ca.into_column()),
+                _ => None,
+            };
+            match gathered {
+                Some(c) => Ok(c),
+                None => column.take(&order),
             }
-            _ => None,
-        };
-        sorted.push(match gathered {
-            Some(c) => c,
-            None => column.take(&order)?,
-        });
-    }
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
     DataFrame::new(height, sorted)
 }
 
