@@ -348,6 +348,15 @@ fn find(hay: &str, needle: &str) -> Option<usize> {
     memchr::memchr_iter(first, &h[..=h.len() - n.len()]).find(|&p| &h[p + 1..p + n.len()] == rest)
 }
 
+/// Whether `s` holds one of the marker characters (each a single ASCII byte, so a
+/// byte search finds exactly the characters; `str::contains` with a char array
+/// decoded every character).
+fn has_marker(s: &str) -> bool {
+    const _: () =
+        assert!((TARGET as u32) < 0x80 && (ACTOR as u32) < 0x80 && (NUMBER as u32) < 0x80);
+    memchr::memchr3(TARGET as u8, ACTOR as u8, NUMBER as u8, s.as_bytes()).is_some()
+}
+
 /// Appends to `out` the message with its target and actor replaced by markers and
 /// its numbers moved to `nums`; `false` (nothing appended) when the message itself
 /// holds a marker character (it is then sent as is).
@@ -358,12 +367,11 @@ fn template(
     out: &mut String,
     nums: &mut Vec<u64>,
 ) -> bool {
-    let markers = [TARGET, ACTOR, NUMBER];
-    if message.contains(markers) {
+    if has_marker(message) {
         return false;
     }
     // Very short values would match inside unrelated words and save nothing.
-    let usable = |v: &str| v.len() >= 4 && !v.contains(markers);
+    let usable = |v: &str| v.len() >= 4 && !has_marker(v);
     // The first occurrence of each, replaced as `replacen(_, _, 1)` would in turn:
     // the target first, then the actor in what is left. Each is (offset, length, marker).
     let target_at = if usable(target) {
