@@ -139,193 +139,288 @@ fn left_out(cols: &Columns, rows: &[usize]) -> Option<LeftOut> {
     })
 }
 
-/// Writes the payload of `plan` to `out` as it goes (into the report file: the
-/// payload is tens of MB and is never held whole).
-pub(crate) fn write<'a, W: Write + Send>(
+/// Writes the payload of `plan` to `out`. The payload (tens of MB) is made in parts
+/// (the times, each column, the messages, ...) on worker threads and each part is
+/// written as soon as it and every part before it are made: never held whole, and
+/// the two cores both busy.
+pub(crate) fn write<W: Write>(
     out: &mut W,
     plan: &Plan,
-    cols: &'a Columns,
+    cols: &Columns,
     marks: &RowMarks,
     colors: &BTreeMap<String, String>,
 ) -> fmt::Result {
-    let rows = &plan.rows;
-    write!(
-        out,
-        "{{\"v\":1,\"n\":{},\"total\":{},\"t\":[",
-        rows.len(),
-        cols.len()
-    )?;
-    let mut prev: Option<i64> = None;
-    for (k, &i) in rows.iter().enumerate() {
-        if k > 0 {
-            out.write_char(',')?;
-        }
-        match cols.ts[i] {
-            Some(t) => {
-                push_int(out, t - prev.unwrap_or(0))?;
-                prev = Some(t);
-            }
-            None => out.write_str("null")?,
-        }
-    }
-    out.write_char(']')?;
-    // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
-    let split = |r: &'a str| -> (&'a str, &'a str) {
-        match r.as_bytes().iter().rposition(|&b| b == b':') {
-            Some(p) => r.split_at(p + 1),
-            None => ("", r),
-        }
-    };
-    push_columns(
-        out,
-        rows,
-        &[
-            ("source", &|i| cols.source(i)),
-            ("kind", &|i| cols.kind(i)),
-            ("actor", &|i| cols.actor(i)),
-            ("target", &|i| cols.target(i)),
-            ("artifact", &|i| cols.artifact(i)),
-            ("rtable", &|i| split(cols.record(i)).0),
-            ("rkey", &|i| split(cols.record(i)).1),
-        ],
-    )?;
-
-    let mut raw: Vec<(usize, &str)> = Vec::new();
-    let mut nums: Vec<u64> = Vec::new();
-    // Templates side by side in one string (no `String` per row held at once).
-    let mut arena = String::new();
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
-    for (k, &i) in rows.iter().enumerate() {
-        let start = arena.len();
-        if !template(
-            cols.message(i),
-            cols.target(i),
-            cols.actor(i),
-            &mut arena,
-            &mut nums,
-        ) {
-            raw.push((k, cols.message(i)));
-        }
-        spans.push((start, arena.len()));
-    }
-    push_column(out, "message", spans.iter().map(|&(a, b)| &arena[a..b]))?;
-    drop(spans);
-    drop(arena);
-    out.write_str(",\"nums\":[")?;
-    for (n, v) in nums.iter().enumerate() {
-        if n > 0 {
-            out.write_char(',')?;
-        }
-        push_int(out, *v)?;
-    }
-    out.write_str("],\"mraw\":[")?;
-    for (n, (k, text)) in raw.iter().enumerate() {
-        if n > 0 {
-            out.write_char(',')?;
-        }
-        write!(out, "[{k},")?;
-        push_str(out, text)?;
-        out.write_char(']')?;
-    }
-    out.write_char(']')?;
-
-    // Tags: dictionary of tag lists, indexed per row.
-    let mut tag_dict: HashMap<u32, u32> = HashMap::default();
-    let mut tag_order: Vec<u32> = Vec::new();
-    let tag_idx: Vec<u32> = rows
-        .iter()
-        .map(|&i| {
-            let id = cols.tag_ids.get(i).copied().unwrap_or(0);
-            let next = tag_order.len() as u32;
-            *tag_dict.entry(id).or_insert_with(|| {
-                tag_order.push(id);
-                next
-            })
-        })
-        .collect();
-    out.write_str(",\"tags\":{\"d\":[")?;
-    for (n, id) in tag_order.iter().enumerate() {
-        if n > 0 {
-            out.write_char(',')?;
-        }
-        push_str_array(
+    let rows: &[usize] = &plan.rows;
+    let mut parts: Vec<Part<'_>> = Vec::new();
+    parts.push(Box::new(move |out: &mut String| {
+        write!(
             out,
-            cols.tag_sets
-                .get(*id as usize)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]),
+            "{{\"v\":1,\"n\":{},\"total\":{},\"t\":[",
+            rows.len(),
+            cols.len()
         )?;
-    }
-    out.write_str("],\"i\":")?;
-    push_u32_array(out, &tag_idx)?;
-    out.write_char('}')?;
-
-    out.write_str(",\"b\":[")?;
-    let mut first = true;
-    for (k, &i) in rows.iter().enumerate() {
-        let (bi, bo) = cols.bytes(i);
-        if bi.is_none() && bo.is_none() {
-            continue;
-        }
-        if !first {
-            out.write_char(',')?;
-        }
-        first = false;
-        out.write_char('[')?;
-        push_int(out, k)?;
-        for v in [bi, bo] {
-            out.write_char(',')?;
-            match v {
-                Some(v) => push_int(out, v)?,
+        let mut prev: Option<i64> = None;
+        for (k, &i) in rows.iter().enumerate() {
+            if k > 0 {
+                out.write_char(',')?;
+            }
+            match cols.ts[i] {
+                Some(t) => {
+                    push_int(out, t - prev.unwrap_or(0))?;
+                    prev = Some(t);
+                }
                 None => out.write_str("null")?,
             }
         }
         out.write_char(']')?;
+        Ok(())
+    }));
+    // `Files:<sha1>`, `ZLIVEUSAGE:12`: the table part repeats, the key often does not.
+    let columns: [(&str, Get); 7] = [
+        ("source", |c, i| c.source(i)),
+        ("kind", |c, i| c.kind(i)),
+        ("actor", |c, i| c.actor(i)),
+        ("target", |c, i| c.target(i)),
+        ("artifact", |c, i| c.artifact(i)),
+        ("rtable", |c, i| split_record(c.record(i)).0),
+        ("rkey", |c, i| split_record(c.record(i)).1),
+    ];
+    for (name, get) in columns {
+        parts.push(Box::new(move |out: &mut String| {
+            push_column(out, name, rows.iter().map(|&i| get(cols, i)))
+        }));
     }
-    out.write_char(']')?;
+    parts.push(Box::new(move |out: &mut String| {
+        let mut raw: Vec<(usize, &str)> = Vec::new();
+        let mut nums: Vec<u64> = Vec::new();
+        // Templates side by side in one string (no `String` per row held at once).
+        let mut arena = String::new();
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
+        for (k, &i) in rows.iter().enumerate() {
+            let start = arena.len();
+            if !template(
+                cols.message(i),
+                cols.target(i),
+                cols.actor(i),
+                &mut arena,
+                &mut nums,
+            ) {
+                raw.push((k, cols.message(i)));
+            }
+            spans.push((start, arena.len()));
+        }
+        push_column(out, "message", spans.iter().map(|&(a, b)| &arena[a..b]))?;
+        drop(spans);
+        drop(arena);
+        out.write_str(",\"nums\":[")?;
+        for (n, v) in nums.iter().enumerate() {
+            if n > 0 {
+                out.write_char(',')?;
+            }
+            push_int(out, *v)?;
+        }
+        out.write_str("],\"mraw\":[")?;
+        for (n, (k, text)) in raw.iter().enumerate() {
+            if n > 0 {
+                out.write_char(',')?;
+            }
+            write!(out, "[{k},")?;
+            push_str(out, text)?;
+            out.write_char(']')?;
+        }
+        out.write_char(']')?;
 
-    // Timeline row → its place among the embedded rows.
-    let mut position: Vec<u32> = vec![u32::MAX; cols.len()];
-    for (k, &i) in rows.iter().enumerate() {
-        position[i] = k as u32;
-    }
-    for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
-        write!(out, ",\"{name}\":[")?;
+        Ok(())
+    }));
+    parts.push(Box::new(move |out: &mut String| {
+        // Tags: dictionary of tag lists, indexed per row.
+        let mut tag_dict: HashMap<u32, u32> = HashMap::default();
+        let mut tag_order: Vec<u32> = Vec::new();
+        let tag_idx: Vec<u32> = rows
+            .iter()
+            .map(|&i| {
+                let id = cols.tag_ids.get(i).copied().unwrap_or(0);
+                let next = tag_order.len() as u32;
+                *tag_dict.entry(id).or_insert_with(|| {
+                    tag_order.push(id);
+                    next
+                })
+            })
+            .collect();
+        out.write_str(",\"tags\":{\"d\":[")?;
+        for (n, id) in tag_order.iter().enumerate() {
+            if n > 0 {
+                out.write_char(',')?;
+            }
+            push_str_array(
+                out,
+                cols.tag_sets
+                    .get(*id as usize)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            )?;
+        }
+        out.write_str("],\"i\":")?;
+        push_u32_array(out, &tag_idx)?;
+        out.write_char('}')?;
+
+        Ok(())
+    }));
+    parts.push(Box::new(move |out: &mut String| {
+        out.write_str(",\"b\":[")?;
         let mut first = true;
-        for (i, values) in marks {
-            let Some(k) = position.get(*i).copied().filter(|&k| k != u32::MAX) else {
+        for (k, &i) in rows.iter().enumerate() {
+            let (bi, bo) = cols.bytes(i);
+            if bi.is_none() && bo.is_none() {
                 continue;
-            };
+            }
             if !first {
                 out.write_char(',')?;
             }
             first = false;
-            write!(out, "[{k},")?;
-            push_str_array(out, values)?;
+            out.write_char('[')?;
+            push_int(out, k)?;
+            for v in [bi, bo] {
+                out.write_char(',')?;
+                match v {
+                    Some(v) => push_int(out, v)?,
+                    None => out.write_str("null")?,
+                }
+            }
             out.write_char(']')?;
         }
         out.write_char(']')?;
-    }
 
-    let devices: std::collections::BTreeSet<&str> = rows.iter().map(|&i| cols.device(i)).collect();
-    if devices.len() > 1 {
-        push_column(out, "device", rows.iter().map(|&i| cols.device(i)))?;
-    } else {
-        out.write_str(",\"device\":")?;
-        push_str(out, devices.iter().next().copied().unwrap_or(""))?;
-    }
-
-    out.write_str(",\"colors\":{")?;
-    for (n, (s, c)) in colors.iter().enumerate() {
-        if n > 0 {
-            out.write_char(',')?;
+        Ok(())
+    }));
+    parts.push(Box::new(move |out: &mut String| {
+        // Timeline row → its place among the embedded rows.
+        let mut position: Vec<u32> = vec![u32::MAX; cols.len()];
+        for (k, &i) in rows.iter().enumerate() {
+            position[i] = k as u32;
         }
-        push_str(out, s)?;
-        out.write_char(':')?;
-        push_str(out, c)?;
+        for (name, marks) in [("at", &marks.analyst_tags), ("f", &marks.findings)] {
+            write!(out, ",\"{name}\":[")?;
+            let mut first = true;
+            for (i, values) in marks {
+                let Some(k) = position.get(*i).copied().filter(|&k| k != u32::MAX) else {
+                    continue;
+                };
+                if !first {
+                    out.write_char(',')?;
+                }
+                first = false;
+                write!(out, "[{k},")?;
+                push_str_array(out, values)?;
+                out.write_char(']')?;
+            }
+            out.write_char(']')?;
+        }
+
+        let devices: std::collections::BTreeSet<&str> =
+            rows.iter().map(|&i| cols.device(i)).collect();
+        if devices.len() > 1 {
+            push_column(out, "device", rows.iter().map(|&i| cols.device(i)))?;
+        } else {
+            out.write_str(",\"device\":")?;
+            push_str(out, devices.iter().next().copied().unwrap_or(""))?;
+        }
+
+        out.write_str(",\"colors\":{")?;
+        for (n, (s, c)) in colors.iter().enumerate() {
+            if n > 0 {
+                out.write_char(',')?;
+            }
+            push_str(out, s)?;
+            out.write_char(':')?;
+            push_str(out, c)?;
+        }
+        out.write_str("}}")?;
+        Ok(())
+    }));
+    write_parts(out, parts)
+}
+
+/// One piece of the payload, written into its own buffer.
+type Part<'s> = Box<dyn FnOnce(&mut String) -> fmt::Result + Send + 's>;
+
+/// A string column's value for a timeline row.
+type Get = for<'c> fn(&'c Columns, usize) -> &'c str;
+
+/// A record id split after its last `:` (table part, key part).
+fn split_record(r: &str) -> (&str, &str) {
+    match r.as_bytes().iter().rposition(|&b| b == b':') {
+        Some(p) => r.split_at(p + 1),
+        None => ("", r),
     }
-    out.write_str("}}")?;
-    Ok(())
+}
+
+/// Makes `parts` on the rayon pool's threads (each takes the next part in order when
+/// free) and writes them to `out` on the calling thread in order, each as soon as
+/// those before it are written; only the parts made ahead of the writer are held.
+/// The writer waits for parts, so a caller that is itself a pool thread (it could be
+/// the only one) makes and writes them one after another instead.
+fn write_parts<W: Write>(out: &mut W, parts: Vec<Part<'_>>) -> fmt::Result {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Mutex, PoisonError};
+
+    if rayon::current_thread_index().is_some() {
+        for part in parts {
+            let mut text = String::new();
+            part(&mut text)?;
+            out.write_str(&text)?;
+        }
+        return Ok(());
+    }
+    let n = parts.len();
+    let queue = Mutex::new(parts.into_iter().enumerate());
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Result<String, fmt::Error>)>();
+    let workers = rayon::current_num_threads().clamp(1, n.max(1));
+    rayon::in_place_scope(|s| {
+        for _ in 0..workers {
+            let (tx, queue, stop) = (tx.clone(), &queue, &stop);
+            s.spawn(move |_| {
+                while !stop.load(Ordering::Relaxed) {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((k, part)) = next else { break };
+                    let mut buf = String::new();
+                    let made = part(&mut buf).map(|()| buf);
+                    if tx.send((k, made)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready: BTreeMap<usize, Result<String, fmt::Error>> = BTreeMap::new();
+        let mut written = 0;
+        let mut result = Ok(());
+        // Ends when every worker has finished (or stopped after an error). Parts are
+        // taken in order, so every part before a failed one is made and written.
+        for (k, made) in rx {
+            if made.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            ready.insert(k, made);
+            while result.is_ok() {
+                let Some(made) = ready.remove(&written) else {
+                    break;
+                };
+                written += 1;
+                result = made.and_then(|text| out.write_str(&text));
+            }
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        // A part missing without an error means a worker panicked (re-raised when the
+        // scope ends).
+        if result.is_ok() && written != n {
+            result = Err(fmt::Error);
+        }
+        result
+    })
 }
 
 /// Marks the row's target, its actor and each number in a message.
@@ -505,31 +600,6 @@ fn push_column<'a, W: Write>(
     values: impl Iterator<Item = &'a str>,
 ) -> fmt::Result {
     write_encoded(out, name, &encode(values))
-}
-
-/// Value of one column for a timeline row.
-type ColumnOf<'f, 'a> = &'f (dyn Fn(usize) -> &'a str + Sync);
-
-/// Several columns, in order, as [`push_column`] writes them; each column is encoded
-/// while the one before it is written (two at a time at most in memory).
-fn push_columns<'a, W: Write + Send>(
-    out: &mut W,
-    rows: &[usize],
-    columns: &[(&str, ColumnOf<'_, 'a>)],
-) -> fmt::Result {
-    let Some(((first_name, first), rest)) = columns.split_first() else {
-        return Ok(());
-    };
-    let mut pending = (*first_name, encode(rows.iter().map(|&i| first(i))));
-    for (name, value) in rest {
-        let (written, next) = rayon::join(
-            || write_encoded(out, pending.0, &pending.1),
-            || encode(rows.iter().map(|&i| value(i))),
-        );
-        written?;
-        pending = (name, next);
-    }
-    write_encoded(out, pending.0, &pending.1)
 }
 
 fn push_u32_array<W: Write>(out: &mut W, v: &[u32]) -> fmt::Result {
@@ -746,26 +816,57 @@ mod tests {
     }
 
     #[test]
-    fn columns_written_together_equal_columns_written_one_by_one() {
-        let values = ["a", "b", "a", "<", "c", "c", "b"];
-        let other = ["x", "y", "z", "x", "x", "y", "w"];
-        let rows: Vec<usize> = (0..values.len()).collect();
-        let mut one_by_one = String::new();
-        push_column(&mut one_by_one, "v", values.into_iter()).unwrap();
-        push_column(&mut one_by_one, "o", other.into_iter()).unwrap();
-        push_column(&mut one_by_one, "v2", rows.iter().rev().map(|&i| values[i])).unwrap();
-        let mut together = String::new();
-        let rev = |i: usize| values[values.len() - 1 - i];
-        push_columns(
-            &mut together,
-            &rows,
-            &[("v", &|i| values[i]), ("o", &|i| other[i]), ("v2", &rev)],
-        )
-        .unwrap();
-        assert_eq!(together, one_by_one);
+    fn parts_are_written_in_order_whatever_order_they_finish_in() {
+        // Early parts are the slowest, so later ones finish first on other threads.
+        let make = |k: usize| -> Part<'static> {
+            Box::new(move |out: &mut String| {
+                let spin = (40 - k) * 20_000;
+                let mut x = k as u64;
+                for _ in 0..spin {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                write!(out, "[{k}:{}]", x % 7)
+            })
+        };
+        let expected: String = (0..40)
+            .map(|k| {
+                let mut s = String::new();
+                make(k)(&mut s).unwrap();
+                s
+            })
+            .collect();
+        let mut out = String::new();
+        write_parts(&mut out, (0..40).map(make).collect()).unwrap();
+        assert_eq!(out, expected);
+        // From inside a one-thread pool (the writer must not wait on its own thread).
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut inside = String::new();
+        pool.install(|| write_parts(&mut inside, (0..40).map(make).collect()))
+            .unwrap();
+        assert_eq!(inside, expected);
         let mut none = String::new();
-        push_columns(&mut none, &rows, &[]).unwrap();
+        write_parts(&mut none, Vec::new()).unwrap();
         assert_eq!(none, "");
+    }
+
+    #[test]
+    fn a_failing_part_is_an_error_and_nothing_after_it_is_written() {
+        let mut parts: Vec<Part<'static>> = Vec::new();
+        for k in 0..10 {
+            parts.push(Box::new(move |out: &mut String| {
+                if k == 4 {
+                    Err(fmt::Error)
+                } else {
+                    write!(out, "{k},")
+                }
+            }));
+        }
+        let mut out = String::new();
+        assert!(write_parts(&mut out, parts).is_err());
+        assert_eq!(out, "0,1,2,3,");
     }
 
     #[test]
