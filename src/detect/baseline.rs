@@ -25,8 +25,8 @@
 //! Only history before the trigger counts: days after it would make a persistent implant
 //! look routine.
 
+use polars::prelude::PlHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use super::columns::Columns;
 
@@ -160,7 +160,7 @@ fn is_network_row(source: &str, kind: &str) -> bool {
 
 impl Baseline {
     pub fn build(cols: &Columns) -> Self {
-        let mut ids: [HashMap<String, u32>; 2] = [HashMap::new(), HashMap::new()];
+        let mut ids: [HashMap<String, u32>; 2] = [HashMap::default(), HashMap::default()];
         let mut b = Baseline {
             entity: vec![NONE; cols.n],
             network: vec![false; cols.n],

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use polars::prelude::DataFrame;
+use rayon::prelude::*;
 
 use crate::evidence::InputRecord;
 use columns::Columns;
@@ -107,11 +108,15 @@ pub fn run(timeline: &mut DataFrame, opts: &DetectOptions) -> anyhow::Result<Det
         }
         cols.tags.settle();
         let base = baseline::Baseline::build(&cols);
+        // Rules are independent of each other: evaluated on all cores, kept in order.
+        let chains: Vec<Vec<Chain>> = opts
+            .rules
+            .par_iter()
+            .map(|r| engine::evaluate(r, &cols, &base))
+            .collect();
         let mut out: Vec<(Finding, Vec<u32>)> = Vec::new();
-        for r in &opts.rules {
-            for c in engine::evaluate(r, &cols, &base) {
-                out.push(chain_finding(&c, &cols, &base, &by_row));
-            }
+        for c in chains.iter().flatten() {
+            out.push(chain_finding(c, &cols, &base, &by_row));
         }
         out.extend(ioc_findings(&hits, &opts.iocs, &cols));
         out
