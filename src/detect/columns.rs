@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, Utf8ViewArray};
 
 use super::rule::{StrMatcher, TagMatcher};
 
@@ -16,22 +17,28 @@ pub(crate) struct TagIndex {
 }
 
 impl TagIndex {
+    /// Read straight from the list arrays' offsets and values (rows in order, so each
+    /// tag's rows come out sorted).
     fn build(tags: &ListChunked) -> PolarsResult<Self> {
-        let frame = DataFrame::new(tags.len(), vec![tags.clone().into_column()])?
-            .with_row_index("row".into(), None)?
-            .explode(
-                ["tags"],
-                ExplodeOptions {
-                    empty_as_null: true,
-                    keep_nulls: true,
-                },
-            )?;
-        let row = frame.column("row")?.idx()?;
-        let tag = frame.column("tags")?.str()?;
         let mut out = TagIndex::default();
-        for (r, t) in row.iter().zip(tag.iter()) {
-            if let (Some(r), Some(t)) = (r, t) {
-                out.add(t, r);
+        let mut row: u32 = 0;
+        for arr in tags.downcast_iter() {
+            let values = arr
+                .values()
+                .as_any()
+                .downcast_ref::<Utf8ViewArray>()
+                .ok_or_else(|| polars_err!(ComputeError: "the tags column does not hold text"))?;
+            let offsets = arr.offsets();
+            for i in 0..arr.len() {
+                if arr.is_valid(i) {
+                    let (start, end) = offsets.start_end(i);
+                    for j in start..end {
+                        if let Some(t) = values.get(j) {
+                            out.add(t, row);
+                        }
+                    }
+                }
+                row += 1;
             }
         }
         Ok(out)
@@ -249,11 +256,52 @@ impl<'a> Columns<'a> {
 }
 
 /// Adds detection tags (`ioc:…`, `finding:…`) to the rows named, keeping each row's own
-/// tags first and never repeating a tag.
+/// tags first and never repeating a tag. A few rows (findings' evidence) are spliced in
+/// between untouched slices of the column; many (an indicator hitting a whole source)
+/// rebuild the column in one pass.
 pub(crate) fn add_tags(df: &mut DataFrame, extra: &HashMap<u32, Vec<String>>) -> PolarsResult<()> {
     if extra.is_empty() {
         return Ok(());
     }
+    if extra.len() > SPLICE_MAX {
+        return rebuild_tags(df, extra);
+    }
+    let n = df.height();
+    let old = df.column("tags")?.list()?.clone();
+    let mut rows: Vec<usize> = extra
+        .keys()
+        .map(|&r| r as usize)
+        .filter(|&r| r < n)
+        .collect();
+    rows.sort_unstable();
+    let mut out = old.slice(0, 0);
+    let mut from = 0;
+    for r in rows {
+        out.append(&old.slice(from as i64, r - from))?;
+        let mut tags: Vec<String> = match old.get_as_series(r) {
+            Some(s) => s.str()?.iter().flatten().map(str::to_string).collect(),
+            None => Vec::new(),
+        };
+        for t in extra.get(&(r as u32)).into_iter().flatten() {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        let mut one = ListStringChunkedBuilder::new("tags".into(), 1, tags.len());
+        one.append_values_iter(tags.iter().map(String::as_str));
+        out.append(&one.finish())?;
+        from = r + 1;
+    }
+    out.append(&old.slice(from as i64, n - from))?;
+    out.rechunk_mut();
+    df.with_column(out.into_column())?;
+    Ok(())
+}
+
+/// Rows to tag beyond which [`add_tags`] rebuilds the column instead of splicing.
+const SPLICE_MAX: usize = 2048;
+
+fn rebuild_tags(df: &mut DataFrame, extra: &HashMap<u32, Vec<String>>) -> PolarsResult<()> {
     let n = df.height();
     let old = df.column("tags")?.list()?.clone();
     // The exploded (row, tag) pairs come in row order: one forward pass rebuilds the lists.
@@ -295,4 +343,93 @@ pub(crate) fn add_tags(df: &mut DataFrame, extra: &HashMap<u32, Vec<String>>) ->
     }
     df.with_column(b.finish().into_column())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags_frame(rows: &[Option<&[&str]>]) -> DataFrame {
+        let mut b = ListStringChunkedBuilder::new("tags".into(), rows.len(), 8);
+        for r in rows {
+            match r {
+                Some(t) => b.append_values_iter(t.iter().copied()),
+                None => b.append_null(),
+            }
+        }
+        let n = rows.len();
+        DataFrame::new(n, vec![b.finish().into_column()]).unwrap()
+    }
+
+    fn lists(df: &DataFrame) -> Vec<Vec<String>> {
+        let l = df.column("tags").unwrap().list().unwrap();
+        (0..l.len())
+            .map(|i| match l.get_as_series(i) {
+                Some(s) => s
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn splicing_and_rebuilding_agree() {
+        let base: Vec<Option<&[&str]>> = vec![
+            Some(&["a", "b"]),
+            None,
+            Some(&[]),
+            Some(&["c"]),
+            Some(&["finding:F1"]),
+            Some(&["a"]),
+        ];
+        let mut extra: HashMap<u32, Vec<String>> = HashMap::new();
+        extra.insert(0, vec!["finding:F1".into(), "a".into()]);
+        extra.insert(1, vec!["ioc:x".into()]);
+        extra.insert(4, vec!["finding:F1".into(), "finding:F2".into()]);
+        extra.insert(5, vec!["finding:F2".into()]);
+        extra.insert(99, vec!["out of range".into()]);
+        let mut spliced = tags_frame(&base);
+        add_tags(&mut spliced, &extra).unwrap();
+        let mut rebuilt = tags_frame(&base);
+        rebuild_tags(&mut rebuilt, &extra).unwrap();
+        let want: Vec<Vec<String>> = [
+            &["a", "b", "finding:F1"][..],
+            &["ioc:x"],
+            &[],
+            &["c"],
+            &["finding:F1", "finding:F2"],
+            &["a", "finding:F2"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect();
+        assert_eq!(lists(&spliced), want);
+        assert_eq!(lists(&rebuilt), want);
+        assert_eq!(spliced.column("tags").unwrap().n_chunks(), 1);
+        assert_eq!(
+            spliced.column("tags").unwrap().dtype(),
+            rebuilt.column("tags").unwrap().dtype()
+        );
+    }
+
+    #[test]
+    fn the_tag_index_lists_each_tag_s_rows_in_order() {
+        let df = tags_frame(&[
+            Some(&["a", "b"]),
+            None,
+            Some(&[]),
+            Some(&["b"]),
+            Some(&["a"]),
+        ]);
+        let idx = TagIndex::build(df.column("tags").unwrap().list().unwrap()).unwrap();
+        assert_eq!(idx.rows("a"), &[0, 4]);
+        assert_eq!(idx.rows("b"), &[0, 3]);
+        assert_eq!(idx.rows("c"), &[] as &[u32]);
+        assert_eq!(idx.tags().count(), 2);
+    }
 }
