@@ -219,13 +219,11 @@ fn ingest(
     // databases (sms.db, DataUsage, Manifest.db) then run side by side with the
     // small files filling in after them, instead of rayon's halving putting several
     // big ones on one thread. Results are kept in job order.
+    let sizes: Vec<u64> = jobs
+        .iter()
+        .map(|(_, art)| std::fs::metadata(&art.path).map_or(0, |m| m.len()))
+        .collect();
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    let size = |k: usize| {
-        std::fs::metadata(&jobs[k].1.path)
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    let sizes: Vec<u64> = (0..jobs.len()).map(size).collect();
     order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done: std::sync::Mutex<Vec<(usize, Parsed)>> =
