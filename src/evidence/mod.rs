@@ -28,7 +28,7 @@ pub use inputs::{InputLog, InputRecord, PlainRecord};
 pub use plistfile::{parse_plist, PlistError, MAX_PLIST_DEPTH, MAX_PLIST_VALUES};
 pub use reader::{BytesLines, EvidenceReader, Line, LineSource, MAX_LINE, MAX_WHOLE_FILE};
 pub use scratch::{install_interrupt_handler, Scratch};
-pub use sqlite::{table_columns, KeptCopy, SqliteCopy};
+pub use sqlite::{row_count, table_columns, KeptCopy, SqliteCopy};
 
 use std::path::{Path, PathBuf};
 

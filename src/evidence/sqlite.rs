@@ -138,6 +138,16 @@ impl KeptCopy {
     }
 }
 
+/// Rows in `table`, or 0 when it cannot be counted (missing, corrupt): only used to
+/// size buffers before reading, never reported.
+pub fn row_count(conn: &Connection, table: &str) -> usize {
+    let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
+    conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
 pub fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
     let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else {
         return Vec::new();

@@ -65,6 +65,11 @@ impl Source for NetworkUsage {
         let conn = db.conn();
         let process = Table::read(conn, "ZPROCESS", "p");
         let live = Table::read(conn, "ZLIVEUSAGE", "l");
+        // About one row a process and one a usage record.
+        p.reserve(
+            crate::evidence::row_count(conn, "ZPROCESS")
+                + crate::evidence::row_count(conn, "ZLIVEUSAGE"),
+        );
         let mut no_time = 0usize;
         if process.check(
             &[

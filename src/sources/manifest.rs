@@ -33,6 +33,8 @@ impl Source for Manifest {
         let Some(index) = container.manifest.as_ref() else {
             return Err(SourceError::Format("not a backup manifest".into()));
         };
+        // Up to three rows an entry (modified, changed, born at different times).
+        p.reserve(3 * index.entries.len());
         let mut undecodable = 0usize;
         let mut traversal: Vec<String> = Vec::new();
         let mut bad_ids: Vec<String> = Vec::new();

@@ -76,6 +76,11 @@ impl Output {
         self.rows.push(e);
     }
 
+    /// Room for about `rows` more rows (an estimate; see [`TimelineBuilder::reserve`]).
+    pub fn reserve(&mut self, rows: usize) {
+        self.rows.reserve(rows);
+    }
+
     /// Records a problem. Past [`MAX_WARNINGS`] they are only counted: a hostile file
     /// with a bad line in every line must not fill memory or run.json.
     pub fn warn(&mut self, w: impl Into<String>) {

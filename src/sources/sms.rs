@@ -46,8 +46,14 @@ impl Source for Sms {
         if db.had_wal {
             p.facts.insert("wal".into(), true.into());
         }
-        messages(db.conn(), p)?;
-        attachments(db.conn(), p)?;
+        // Up to three rows a message (sent or received, read, delivered), one an attachment.
+        let conn = db.conn();
+        p.reserve(
+            3 * crate::evidence::row_count(conn, "message")
+                + crate::evidence::row_count(conn, "attachment"),
+        );
+        messages(conn, p)?;
+        attachments(conn, p)?;
         Ok(())
     }
 }

@@ -154,6 +154,26 @@ impl TimelineBuilder {
         self.ts.is_empty()
     }
 
+    /// Room for `rows` more rows, so the columns are not regrown (and copied) while a
+    /// large table is read. Capacity that stays unused is never touched, so an
+    /// estimate on the high side costs address space, not memory.
+    pub fn reserve(&mut self, rows: usize) {
+        self.ts.reserve(rows);
+        self.source.reserve(rows);
+        self.bytes_in.reserve(rows);
+        self.bytes_out.reserve(rows);
+        for t in [
+            &mut self.kind,
+            &mut self.actor,
+            &mut self.target,
+            &mut self.message,
+            &mut self.artifact,
+            &mut self.record,
+        ] {
+            t.reserve(rows);
+        }
+    }
+
     pub fn push(&mut self, e: Event) {
         self.ts.push(e.ts.map(|t| t.timestamp_micros()));
         self.source.push(e.source);
@@ -225,6 +245,9 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
         .map(|column| {
             let gathered = match column.dtype() {
                 DataType::String => text::gather(column.str()?, idx)?.map(|ca| ca.into_column()),
+                DataType::List(inner) if **inner == DataType::String => {
+                    text::gather_list(column.list()?, idx)?.map(|ca| ca.into_column())
+                }
                 _ => None,
             };
             match gathered {
