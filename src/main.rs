@@ -8,6 +8,52 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc 3 keeps freed pages for a second before giving them back to the OS and
+/// commits arena memory up front; an analysis frees and reallocates hundreds of MB in
+/// that time, so peak RSS was about 1.5 times the live heap. Pages are purged as soon
+/// as they are free and arenas committed on demand (docs/BENCHMARKS.md has the
+/// measurement). A `MIMALLOC_*` variable set by the user still wins.
+#[cfg(feature = "mimalloc")]
+fn tune_allocator() {
+    use libmimalloc_sys::{mi_option_set, mi_option_t};
+    // Positions in `mi_option_e` of the mimalloc 3 header bundled with the pinned
+    // libmimalloc-sys (the crate names only the options common to 2 and 3).
+    const ARENA_EAGER_COMMIT: mi_option_t = 4;
+    const PURGE_DELAY: mi_option_t = 15;
+    let settings: [(mi_option_t, &str, std::os::raw::c_long); 2] = [
+        (PURGE_DELAY, "MIMALLOC_PURGE_DELAY", PURGE_DELAY_MS),
+        (ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0),
+    ];
+    for (option, variable, value) in settings {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: called first thing in `main`, before any other thread exists
+            // (the setter is not thread-safe); the options are plain integers.
+            unsafe { mi_option_set(option, value) };
+        }
+    }
+}
+
+/// Milliseconds a freed page waits before it is returned to the OS.
+#[cfg(feature = "mimalloc")]
+const PURGE_DELAY_MS: std::os::raw::c_long = 0;
+
+#[cfg(not(feature = "mimalloc"))]
+fn tune_allocator() {}
+
+/// mimalloc reserves its first arena at the first allocation, which Rust's runtime
+/// makes before `main`; whether an arena is committed up front is decided then. On
+/// ELF platforms the options are therefore set from `.init_array`, which runs before
+/// the runtime starts; `main` sets them again (a no-op then, the only call elsewhere).
+#[cfg(all(feature = "mimalloc", any(target_os = "linux", target_os = "android")))]
+#[used]
+#[link_section = ".init_array"]
+static TUNE_ALLOCATOR_EARLY: extern "C" fn() = {
+    extern "C" fn early() {
+        tune_allocator();
+    }
+    early
+};
+
 #[derive(Parser)]
 #[command(
     name = "chainline",
@@ -175,6 +221,7 @@ fn zone(tz: Option<&str>) -> anyhow::Result<chainline::query::Zone> {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     // A panic is one line for the analyst. Polars panics inside a query are caught and
     // reported by `query::Case::sql`, so they are not printed twice.
     std::panic::set_hook(Box::new(|info| {
