@@ -144,6 +144,62 @@ impl TextBuilder {
     }
 }
 
+/// The data buffers of several string-view chunks as one list, and where each chunk
+/// starts in rows and in that list: a view taken from chunk `c` points into the
+/// combined list once its buffer index is moved by `bases[c]`.
+struct Combined {
+    starts: Vec<usize>,
+    bases: Vec<u32>,
+    buffers: Vec<Buffer<u8>>,
+}
+
+impl Combined {
+    /// `chunks`: each chunk's row count and the string views holding its text.
+    fn new<'a>(chunks: impl Iterator<Item = (usize, &'a Utf8ViewArray)>) -> PolarsResult<Self> {
+        let mut c = Combined {
+            starts: Vec::new(),
+            bases: Vec::new(),
+            buffers: Vec::new(),
+        };
+        let mut rows = 0usize;
+        for (len, arr) in chunks {
+            c.starts.push(rows);
+            rows += len;
+            c.bases.push(
+                u32::try_from(c.buffers.len())
+                    .map_err(|_| polars_err!(ComputeError: "too many string buffers to gather"))?,
+            );
+            c.buffers.extend(arr.data_buffers().iter().cloned());
+        }
+        Ok(c)
+    }
+
+    /// The chunk holding row `i` (the last one starting at or before it) and the row
+    /// within it. An `i` past the end lands in the last chunk and is caught there.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let c = self.starts.partition_point(|&s| s <= i).saturating_sub(1);
+        (c, i - self.starts.get(c).copied().unwrap_or(0))
+    }
+
+    /// A view of chunk `c` pointed into the combined buffer list.
+    fn rebase(&self, mut v: View, c: usize) -> View {
+        if v.length > View::MAX_INLINE_SIZE {
+            v.buffer_idx += self.bases[c];
+        }
+        v
+    }
+
+    /// The string array of `views` over the combined buffers (every view checked).
+    fn array(self, views: Vec<View>) -> PolarsResult<Utf8ViewArray> {
+        Utf8ViewArray::try_new(
+            ArrowDataType::Utf8View,
+            Buffer::from(views),
+            Buffer::from(self.buffers),
+            None,
+        )
+    }
+}
+
 /// `ca` reordered so that row `k` of the result is row `order[k]` of `ca`, sharing
 /// `ca`'s data buffers. `None` when the column holds nulls (the caller then uses
 /// Polars' own gather).
@@ -152,40 +208,17 @@ pub fn gather(ca: &StringChunked, order: &[IdxSize]) -> PolarsResult<Option<Stri
         return Ok(None);
     }
     let chunks: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
-    // Where each chunk starts, in rows and in the combined buffer list.
-    let mut starts = Vec::with_capacity(chunks.len());
-    let mut bases = Vec::with_capacity(chunks.len());
-    let mut buffers: Vec<Buffer<u8>> = Vec::new();
-    let mut rows = 0usize;
-    for c in &chunks {
-        starts.push(rows);
-        rows += c.len();
-        bases.push(
-            u32::try_from(buffers.len())
-                .map_err(|_| polars_err!(ComputeError: "too many string buffers to gather"))?,
-        );
-        buffers.extend(c.data_buffers().iter().cloned());
-    }
+    let combined = Combined::new(chunks.iter().map(|c| (c.len(), *c)))?;
     let mut views = Vec::with_capacity(order.len());
     for &i in order {
-        let i = i as usize;
-        // The last chunk that starts at or before row i.
-        let c = starts.partition_point(|&s| s <= i).saturating_sub(1);
-        let mut v = *chunks
+        let (c, r) = combined.locate(i as usize);
+        let v = *chunks
             .get(c)
-            .and_then(|a| a.views().get(i - starts[c]))
+            .and_then(|a| a.views().get(r))
             .ok_or_else(|| polars_err!(OutOfBounds: "row {i} is outside the column"))?;
-        if v.length > View::MAX_INLINE_SIZE {
-            v.buffer_idx += bases[c];
-        }
-        views.push(v);
+        views.push(combined.rebase(v, c));
     }
-    let arr = Utf8ViewArray::try_new(
-        ArrowDataType::Utf8View,
-        Buffer::from(views),
-        Buffer::from(buffers),
-        None,
-    )?;
+    let arr = combined.array(views)?;
     Ok(Some(StringChunked::with_chunk(ca.name().clone(), arr)))
 }
 
@@ -205,31 +238,17 @@ pub fn gather_list(ca: &ListChunked, order: &[IdxSize]) -> PolarsResult<Option<L
             _ => return Ok(None),
         }
     }
-    let mut starts = Vec::with_capacity(chunks.len());
-    let mut bases = Vec::with_capacity(chunks.len());
-    let mut buffers: Vec<Buffer<u8>> = Vec::new();
-    let mut rows = 0usize;
-    let mut values_len = 0usize;
-    for (list, values) in &chunks {
-        starts.push(rows);
-        rows += list.len();
-        values_len += values.len();
-        bases.push(
-            u32::try_from(buffers.len())
-                .map_err(|_| polars_err!(ComputeError: "too many string buffers to gather"))?,
-        );
-        buffers.extend(values.data_buffers().iter().cloned());
-    }
+    let combined = Combined::new(chunks.iter().map(|(list, values)| (list.len(), *values)))?;
+    let values_len: usize = chunks.iter().map(|(_, values)| values.len()).sum();
     let mut offsets: Vec<i64> = Vec::with_capacity(order.len() + 1);
     offsets.push(0);
     let mut views: Vec<View> = Vec::with_capacity(values_len);
     for &i in order {
         let i = i as usize;
-        let c = starts.partition_point(|&s| s <= i).saturating_sub(1);
+        let (c, r) = combined.locate(i);
         let (list, values) = chunks
             .get(c)
             .ok_or_else(|| polars_err!(OutOfBounds: "row {i} is outside the column"))?;
-        let r = i - starts[c];
         let bounds = list.offsets().buffer();
         let (Some(&from), Some(&to)) = (bounds.get(r), bounds.get(r + 1)) else {
             return Err(polars_err!(OutOfBounds: "row {i} is outside the column"));
@@ -238,21 +257,10 @@ pub fn gather_list(ca: &ListChunked, order: &[IdxSize]) -> PolarsResult<Option<L
             .views()
             .get(from as usize..to as usize)
             .ok_or_else(|| polars_err!(ComputeError: "list offsets outside their values"))?;
-        for v in taken {
-            let mut v = *v;
-            if v.length > View::MAX_INLINE_SIZE {
-                v.buffer_idx += bases[c];
-            }
-            views.push(v);
-        }
+        views.extend(taken.iter().map(|v| combined.rebase(*v, c)));
         offsets.push(views.len() as i64);
     }
-    let values = Utf8ViewArray::try_new(
-        ArrowDataType::Utf8View,
-        Buffer::from(views),
-        Buffer::from(buffers),
-        None,
-    )?;
+    let values = combined.array(views)?;
     let arr = LargeListArray::try_new(
         LargeListArray::default_datatype(ArrowDataType::Utf8View),
         OffsetsBuffer::try_from(offsets)?,
