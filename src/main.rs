@@ -27,8 +27,9 @@ fn tune_allocator() {
     ];
     for (option, variable, value) in settings {
         if std::env::var_os(variable).is_none() {
-            // SAFETY: called first thing in `main`, before any other thread exists
-            // (the setter is not thread-safe); the options are plain integers.
+            // SAFETY: called from `.init_array` and first thing in `main`, both before
+            // any other thread exists (the setter is not thread-safe); the options are
+            // plain integers.
             unsafe { mi_option_set(option, value) };
         }
     }

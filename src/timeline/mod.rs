@@ -34,6 +34,10 @@ pub const COLUMNS: [&str; 12] = [
     "tags",
 ];
 
+/// Most rows [`TimelineBuilder::reserve`] sets aside at once (beyond it, columns grow
+/// as they fill); about 670 MB of address space for the builder's columns.
+pub const MAX_RESERVE_ROWS: usize = 1 << 22;
+
 /// One timeline row as a source produces it. `ts` is `None` when the evidence row
 /// has no usable time (zero, NULL or absurd): the row is kept, the time left empty.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -156,8 +160,12 @@ impl TimelineBuilder {
 
     /// Room for `rows` more rows, so the columns are not regrown (and copied) while a
     /// large table is read. Capacity that stays unused is never touched, so an
-    /// estimate on the high side costs address space, not memory.
+    /// estimate on the high side costs address space, not memory. At most
+    /// [`MAX_RESERVE_ROWS`]: the estimate comes from the evidence (a table count), and a
+    /// hostile database must not ask for one allocation the process cannot get (a
+    /// failed allocation aborts, it is not an error the analysis can report).
     pub fn reserve(&mut self, rows: usize) {
+        let rows = rows.min(MAX_RESERVE_ROWS);
         self.ts.reserve(rows);
         self.source.reserve(rows);
         self.bytes_in.reserve(rows);
@@ -301,4 +309,20 @@ pub fn write_parquet(df: &DataFrame, path: &Path) -> PolarsResult<()> {
 pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
     let file = std::fs::File::open(path)?;
     ParquetReader::new(file).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_estimate_from_evidence_is_capped_before_reserving() {
+        // Uncapped, this asks for more than the address space ("capacity overflow").
+        let mut b = TimelineBuilder::new("d");
+        b.reserve(usize::MAX / 4);
+        assert!(b.ts.capacity() >= MAX_RESERVE_ROWS);
+        assert!(b.ts.capacity() < 2 * MAX_RESERVE_ROWS);
+        b.push(Event::new("sms", "message_received", None).message("x"));
+        assert_eq!(b.finish().unwrap().height(), 1);
+    }
 }
