@@ -56,15 +56,30 @@ fn decode_fast(blob: &[u8]) -> Option<MbFile> {
     if !matches!(top, Obj::Dict(..)) {
         return None;
     }
-    let int = |k: &str| -> Option<i64> {
-        match resolve(p.dict_get(top, k)?)? {
+    const KEYS: [&str; 11] = [
+        "LastModified",
+        "LastStatusChange",
+        "Birth",
+        "Size",
+        "Mode",
+        "InodeNumber",
+        "UserID",
+        "GroupID",
+        "ProtectionClass",
+        "RelativePath",
+        "EncryptionKey",
+    ];
+    let [last_modified, last_status_change, birth, size, mode, inode, user_id, group_id, protection_class, relative_path, encryption_key] =
+        p.dict_get_all(top, &KEYS);
+    let int = |r: Option<u64>| -> Option<i64> {
+        match resolve(r?)? {
             Obj::Int(v) => Some(v),
             Obj::Real(r) => Some(r as i64),
             _ => None,
         }
     };
     // NSMutableData: an object holding NS.data (a bare data value is accepted too).
-    let encryption_key = match p.dict_get(top, "EncryptionKey") {
+    let encryption_key = match encryption_key {
         None => None,
         Some(r) => Some(match resolve(r)? {
             Obj::Data(b) => b.to_vec(),
@@ -76,19 +91,16 @@ fn decode_fast(blob: &[u8]) -> Option<MbFile> {
         }),
     };
     Some(MbFile {
-        last_modified: int("LastModified"),
-        last_status_change: int("LastStatusChange"),
-        birth: int("Birth"),
-        size: int("Size"),
-        mode: int("Mode"),
-        inode: int("InodeNumber"),
-        user_id: int("UserID"),
-        group_id: int("GroupID"),
-        protection_class: int("ProtectionClass"),
-        relative_path: p
-            .dict_get(top, "RelativePath")
-            .and_then(resolve)
-            .and_then(text),
+        last_modified: int(last_modified),
+        last_status_change: int(last_status_change),
+        birth: int(birth),
+        size: int(size),
+        mode: int(mode),
+        inode: int(inode),
+        user_id: int(user_id),
+        group_id: int(group_id),
+        protection_class: int(protection_class),
+        relative_path: relative_path.and_then(resolve).and_then(text),
         encryption_key,
     })
 }
