@@ -32,6 +32,8 @@ use super::columns::Columns;
 
 const DAY_US: i64 = 86_400_000_000;
 const NONE: u32 = u32::MAX;
+/// Entities remembered by the views they were read from (see [`Baseline::build`]).
+const MEMO_MAX: usize = 1 << 16;
 
 pub const NEW_FACTOR: f64 = 1.5;
 pub const ROUTINE_FACTOR: f64 = 0.5;
@@ -116,6 +118,11 @@ pub fn is_process_source(source: &str) -> bool {
     )
 }
 
+/// Sources whose rows can name an entity (see [`entity_of`]).
+fn tracks_entities(source: &str) -> bool {
+    source == "sms" || is_process_source(source)
+}
+
 fn entity_of<'a>(
     source: &str,
     kind: &str,
@@ -170,30 +177,54 @@ impl Baseline {
             days: Vec::new(),
             all_days: Vec::new(),
         };
-        let rows = cols
-            .source
-            .iter()
-            .zip(cols.kind.iter())
-            .zip(cols.actor.iter())
-            .zip(cols.target.iter());
-        for (i, (((s, k), a), t)) in rows.enumerate() {
-            let (s, k) = (s.unwrap_or(""), k.unwrap_or(""));
-            let Some((kind, name)) = entity_of(s, k, a.unwrap_or(""), t.unwrap_or("")) else {
+        // The entity of a row depends only on its source, kind, actor and target; rows
+        // repeat those (a process's DataUsage rows, a conversation's messages), and rows
+        // holding the same stored text share one view. So the entity found for a
+        // (source, kind, actor view, target view) is remembered: the name is not parsed,
+        // lowered and hashed again for every row.
+        let memo_views = cols.entity_views();
+        let mut memo: HashMap<(u16, u16, u128, u128), u32> = HashMap::default();
+        for i in 0..cols.n {
+            let row = i as u32;
+            let s = cols.source_of(row);
+            // Most rows (Manifest.db, Safari, …) name no entity: their actor and target are
+            // never read.
+            if !tracks_entities(s) {
                 continue;
-            };
-            let map = &mut ids[kind as usize];
-            let id = match map.get(name.as_ref()) {
-                Some(&id) => id,
+            }
+            let k = cols.kind_of(row);
+            let key = memo_views.as_ref().and_then(|v| v.key(i, s == "sms"));
+            let found = key.and_then(|key| memo.get(&key).copied());
+            let id = match found {
+                Some(id) => id,
                 None => {
-                    let id = b.kinds.len() as u32;
-                    map.insert(name.into_owned(), id);
-                    b.kinds.push(kind);
-                    b.first.push(i64::MAX);
-                    b.first_net.push(i64::MAX);
-                    b.days.push(Vec::new());
+                    let id = match entity_of(s, k, cols.actor(row), cols.target(row)) {
+                        None => NONE,
+                        Some((kind, name)) => {
+                            let map = &mut ids[kind as usize];
+                            match map.get(name.as_ref()) {
+                                Some(&id) => id,
+                                None => {
+                                    let id = b.kinds.len() as u32;
+                                    map.insert(name.into_owned(), id);
+                                    b.kinds.push(kind);
+                                    b.first.push(i64::MAX);
+                                    b.first_net.push(i64::MAX);
+                                    b.days.push(Vec::new());
+                                    id
+                                }
+                            }
+                        }
+                    };
+                    if let Some(key) = key.filter(|_| memo.len() < MEMO_MAX) {
+                        memo.insert(key, id);
+                    }
                     id
                 }
             };
+            if id == NONE {
+                continue;
+            }
             b.entity[i] = id;
             b.network[i] = is_network_row(s, k);
             if let Some(ts) = cols.ts[i] {
@@ -282,5 +313,78 @@ mod tests {
             "thing"
         );
         assert_eq!(identity("mailto:Bob@Example.org"), "bob@example.org");
+    }
+
+    /// The entities found with the per-view memory (one-chunk columns) and without it
+    /// (the actor column in two chunks, so `entity_views` is None) are the same.
+    #[test]
+    fn remembered_entities_are_the_ones_read_from_the_text() {
+        use crate::timeline::{self, Event, TimelineBuilder};
+        use chrono::TimeZone;
+        use polars::prelude::IntoColumn;
+        let at = |s: i64| chrono::Utc.timestamp_opt(1_700_000_000 + s, 0).single();
+        let mut b = TimelineBuilder::new("00008030-TEST");
+        let handles = ["+41790000001", "Bob@Example.org", "bob@example.org", "me"];
+        let procs = [
+            "BackupAgent",
+            "/usr/libexec/thing/0F1C2D3E-4A5B-6C7D-8E9F-0A1B2C3D4E5F",
+            "/usr/libexec/thing/1F1C2D3E-4A5B-6C7D-8E9F-0A1B2C3D4E5F",
+            "com.apple.WebKit.WebContent.long.process.name",
+        ];
+        for i in 0..400i64 {
+            let h = handles[(i % 4) as usize];
+            let other = handles[((i / 4) % 3) as usize];
+            b.push(
+                Event::new("sms", "message_received", at(i * 3600))
+                    .actor(h)
+                    .target(other)
+                    .at("sms.db", format!("message:ROWID={i}")),
+            );
+            let p = procs[(i % 4) as usize];
+            let (source, kind) = match i % 3 {
+                0 => ("datausage", "network_usage"),
+                1 => ("shutdown", "shutdown_client"),
+                _ => ("shutdown", "reboot"),
+            };
+            b.push(
+                Event::new(source, kind, at(i * 3600 + 7))
+                    .actor(p)
+                    .at("x", format!("row:{i}")),
+            );
+            b.push(
+                Event::new("manifest", "file_modified", at(i * 3600 + 9))
+                    .actor(p)
+                    .at("Manifest.db", format!("file:{i}")),
+            );
+        }
+        let df = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
+        let mut one = df.clone();
+        one.rechunk_mut();
+        let mut split = one.clone();
+        let actor = split.column("actor").unwrap().str().unwrap().clone();
+        let n = actor.len() as i64;
+        let mut two = actor.slice(0, (n / 2) as usize);
+        two.append(&actor.slice(n / 2, (n - n / 2) as usize))
+            .unwrap();
+        split.with_column(two.into_column()).unwrap();
+
+        let with = Columns::new(&one).unwrap();
+        assert!(with.entity_views().is_some());
+        let without = Columns::new(&split).unwrap();
+        assert!(without.entity_views().is_none());
+        let (a, b) = (Baseline::build(&with), Baseline::build(&without));
+        assert_eq!(a.entity, b.entity);
+        assert_eq!(a.kinds, b.kinds);
+        assert_eq!(a.first, b.first);
+        assert_eq!(a.first_net, b.first_net);
+        assert_eq!(a.days, b.days);
+        assert_eq!(a.network, b.network);
+        // Handles are case-folded into one entity, UUID-suffixed paths into their process,
+        // reboots and Manifest rows name none.
+        let kinds = |k: EntityKind| a.kinds.iter().filter(|&&x| x == k).count();
+        assert_eq!(kinds(EntityKind::Handle), 2, "+4179…, bob@example.org");
+        assert_eq!(kinds(EntityKind::Process), 3);
+        let none = a.entity.iter().filter(|&&e| e == NONE).count();
+        assert_eq!(none, 400 + 133);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, Utf8ViewArray};
+use polars_arrow::array::{Array, Utf8ViewArray, View};
 
 use super::rule::{StrMatcher, TagMatcher};
 
@@ -79,37 +79,67 @@ impl TagIndex {
             .collect()
     }
 
-    /// Keeps the (sorted) rows whose tags satisfy `m`.
+    /// Keeps the (sorted) rows whose tags satisfy `m`. Rows and tag lists are both sorted,
+    /// so each test is one merge walk over the two, not a binary search per row.
     pub fn retain(&self, m: &TagMatcher, rows: &mut Vec<u32>) {
-        let has = |lists: &[&[u32]], r: &u32| lists.iter().any(|l| l.binary_search(r).is_ok());
         for t in &m.all {
-            let l = [self.rows(t)];
-            rows.retain(|r| has(&l, r));
+            keep_members(rows, &[self.rows(t)], true);
         }
         if !m.any.is_empty() {
             let l: Vec<&[u32]> = m.any.iter().map(|t| self.rows(t)).collect();
-            rows.retain(|r| has(&l, r));
+            keep_members(rows, &l, true);
         }
         if !m.none.is_empty() {
             let l: Vec<&[u32]> = m.none.iter().map(|t| self.rows(t)).collect();
-            rows.retain(|r| !has(&l, r));
+            keep_members(rows, &l, false);
         }
         if !m.prefix.is_empty() {
             let l = self.lists(|k| m.prefix.iter().any(|p| k.starts_with(p.as_str())));
-            rows.retain(|r| has(&l, r));
+            keep_members(rows, &l, true);
         }
         if let Some(re) = &m.regex {
             let l = self.lists(|k| re.is_match(k));
-            rows.retain(|r| has(&l, r));
+            keep_members(rows, &l, true);
         }
     }
 }
 
+/// Keeps the sorted `rows` that are (`wanted`) or are not (`!wanted`) in at least one
+/// of the sorted `lists`.
+fn keep_members(rows: &mut Vec<u32>, lists: &[&[u32]], wanted: bool) {
+    let mut member = vec![false; rows.len()];
+    for list in lists {
+        let mut j = 0;
+        for (i, &r) in rows.iter().enumerate() {
+            if j < list.len() && list[j] < r {
+                // A long list next to few rows: jump by binary search, else step.
+                j += if list.len() - j > 8 * (rows.len() - i) {
+                    list[j..].partition_point(|&x| x < r)
+                } else {
+                    list[j..].iter().take_while(|&&x| x < r).count()
+                };
+            }
+            if j == list.len() {
+                break;
+            }
+            if list[j] == r {
+                member[i] = true;
+            }
+        }
+    }
+    let mut it = member.into_iter();
+    rows.retain(|_| it.next() == Some(wanted));
+}
+
 /// A low-cardinality string column (source, kind) as one small code per row, so a
-/// predicate is evaluated once per distinct value instead of once per row.
+/// predicate is evaluated once per distinct value instead of once per row, and the rows
+/// of each value, so a selector naming a kind starts from that kind's rows instead of
+/// every row of the timeline.
 pub(crate) struct Dictionary {
     pub values: Vec<String>,
     pub codes: Vec<u16>,
+    /// The rows holding each value, in row order.
+    rows: Vec<Vec<u32>>,
 }
 
 impl Dictionary {
@@ -118,19 +148,29 @@ impl Dictionary {
         let mut d = Dictionary {
             values: Vec::new(),
             codes: Vec::with_capacity(col.len()),
+            rows: Vec::new(),
         };
-        for v in col.iter() {
+        // Rows repeat the value of the row before often enough (a source's rows come in
+        // runs) that checking it first saves most lookups.
+        let mut last: Option<(&str, u16)> = None;
+        for (row, v) in col.iter().enumerate() {
             let v = v.unwrap_or("");
-            let code = match index.get(v) {
-                Some(c) => *c,
-                None => {
-                    let c = u16::try_from(d.values.len()).ok()?;
-                    index.insert(v, c);
-                    d.values.push(v.to_string());
-                    c
-                }
+            let code = match last {
+                Some((l, c)) if l == v => c,
+                _ => match index.get(v) {
+                    Some(c) => *c,
+                    None => {
+                        let c = u16::try_from(d.values.len()).ok()?;
+                        index.insert(v, c);
+                        d.values.push(v.to_string());
+                        d.rows.push(Vec::new());
+                        c
+                    }
+                },
             };
+            last = Some((v, code));
             d.codes.push(code);
+            d.rows[usize::from(code)].push(row as u32);
         }
         Some(d)
     }
@@ -138,6 +178,102 @@ impl Dictionary {
     pub fn retain(&self, m: &StrMatcher, rows: &mut Vec<u32>) {
         let ok: Vec<bool> = self.values.iter().map(|v| m.matches(v)).collect();
         rows.retain(|&r| self.codes.get(r as usize).is_some_and(|&c| ok[c as usize]));
+    }
+
+    /// The rows whose value `m` matches, in row order.
+    pub fn select(&self, m: &StrMatcher) -> Vec<u32> {
+        let lists: Vec<&Vec<u32>> = self
+            .values
+            .iter()
+            .zip(&self.rows)
+            .filter(|(v, _)| m.matches(v))
+            .map(|(_, rows)| rows)
+            .collect();
+        let mut out: Vec<u32> = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+        for l in &lists {
+            out.extend_from_slice(l);
+        }
+        if lists.len() > 1 {
+            out.sort_unstable();
+        }
+        out
+    }
+
+    /// How many rows [`Dictionary::select`] would return, without building the list.
+    pub fn count(&self, m: &StrMatcher) -> usize {
+        self.values
+            .iter()
+            .zip(&self.rows)
+            .filter(|(v, _)| m.matches(v))
+            .map(|(_, rows)| rows.len())
+            .sum()
+    }
+
+    /// The value of a row ("" past the end, as for a null).
+    pub fn value(&self, row: usize) -> &str {
+        self.codes
+            .get(row)
+            .and_then(|&c| self.values.get(usize::from(c)))
+            .map_or("", String::as_str)
+    }
+}
+
+/// The timed rows in time order, their times, and each row's place in that order.
+struct TimeOrder {
+    order: Vec<u32>,
+    times: Vec<i64>,
+    pos_of: Vec<u32>,
+}
+
+impl TimeOrder {
+    fn build(ts: &[Option<i64>]) -> Self {
+        let n = ts.len();
+        let mut order: Vec<u32> = (0..n as u32)
+            .filter(|&i| ts[i as usize].is_some())
+            .collect();
+        let key = |i: &u32| ts[*i as usize].unwrap_or(i64::MAX);
+        // The assembled timeline is already sorted; a frame built elsewhere may not be.
+        if !order.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+            order.sort_by_key(key);
+        }
+        let times = order.iter().map(key).collect();
+        let mut pos_of = vec![u32::MAX; n];
+        for (p, &r) in order.iter().enumerate() {
+            pos_of[r as usize] = p as u32;
+        }
+        TimeOrder {
+            order,
+            times,
+            pos_of,
+        }
+    }
+}
+
+/// See [`Columns::entity_views`]. Two rows with equal keys have equal source, kind,
+/// actor and target: codes name one value each, and equal views hold equal text (short
+/// text inside the view, long text at the same place of the same buffer).
+pub(crate) struct EntityViews<'c> {
+    source: &'c Dictionary,
+    kind: &'c Dictionary,
+    actor: &'c [View],
+    target: &'c [View],
+}
+
+impl EntityViews<'_> {
+    /// The key of row `i`; the target's view only when `with_target` (other rows' entities
+    /// do not depend on it, and leaving it out lets more rows share a key).
+    pub fn key(&self, i: usize, with_target: bool) -> Option<(u16, u16, u128, u128)> {
+        let target = if with_target {
+            self.target.get(i)?.as_u128()
+        } else {
+            0
+        };
+        Some((
+            self.source.codes.get(i).copied()?,
+            self.kind.codes.get(i).copied()?,
+            self.actor.get(i)?.as_u128(),
+            target,
+        ))
     }
 }
 
@@ -170,27 +306,23 @@ pub(crate) struct Columns<'a> {
 impl<'a> Columns<'a> {
     pub fn new(df: &'a DataFrame) -> PolarsResult<Self> {
         let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
-        let n = ts.len();
-        let mut order: Vec<u32> = (0..n as u32)
-            .filter(|&i| ts[i as usize].is_some())
-            .collect();
-        let key = |i: &u32| ts[*i as usize].unwrap_or(i64::MAX);
-        // The assembled timeline is already sorted; a frame built elsewhere may not be.
-        if !order.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
-            order.sort_by_key(key);
-        }
-        let times = order.iter().map(key).collect();
-        let mut pos_of = vec![u32::MAX; n];
-        for (p, &r) in order.iter().enumerate() {
-            pos_of[r as usize] = p as u32;
-        }
         let tags_col = df.column("tags")?.list()?;
         let (source, kind) = (df.column("source")?.str()?, df.column("kind")?.str()?);
-        Ok(Columns {
-            source_dict: Dictionary::build(source),
-            kind_dict: Dictionary::build(kind),
+        // Four independent passes over the timeline, side by side.
+        let ((time_order, tags), (source_dict, kind_dict)) = rayon::join(
+            || rayon::join(|| TimeOrder::build(&ts), || TagIndex::build(tags_col)),
+            || rayon::join(|| Dictionary::build(source), || Dictionary::build(kind)),
+        );
+        let TimeOrder {
+            order,
+            times,
             pos_of,
-            n,
+        } = time_order;
+        Ok(Columns {
+            source_dict,
+            kind_dict,
+            pos_of,
+            n: ts.len(),
             source,
             kind,
             actor: df.column("actor")?.str()?,
@@ -200,7 +332,7 @@ impl<'a> Columns<'a> {
             record: df.column("record")?.str()?,
             bytes_in: df.column("bytes_in")?.i64()?,
             bytes_out: df.column("bytes_out")?.i64()?,
-            tags: TagIndex::build(tags_col)?,
+            tags: tags?,
             row_tags: tags_col,
             ts,
             order,
@@ -210,6 +342,36 @@ impl<'a> Columns<'a> {
 
     pub fn str_at(col: &'a StringChunked, row: u32) -> &'a str {
         col.get(row as usize).unwrap_or("")
+    }
+
+    /// What identifies a row's (source, kind, actor, target) without reading the text,
+    /// when the columns allow it (dictionaries built, actor and target one chunk each).
+    pub fn entity_views(&self) -> Option<EntityViews<'_>> {
+        let views = |c: &'a StringChunked| match c.downcast_iter().collect::<Vec<_>>()[..] {
+            [arr] if arr.null_count() == 0 => Some(arr.views().as_slice()),
+            _ => None,
+        };
+        Some(EntityViews {
+            source: self.source_dict.as_ref()?,
+            kind: self.kind_dict.as_ref()?,
+            actor: views(self.actor)?,
+            target: views(self.target)?,
+        })
+    }
+
+    /// The row's source through the dictionary when there is one (no string lookup).
+    pub fn source_of(&self, row: u32) -> &str {
+        match &self.source_dict {
+            Some(d) => d.value(row as usize),
+            None => self.source(row),
+        }
+    }
+    /// The row's kind through the dictionary when there is one.
+    pub fn kind_of(&self, row: u32) -> &str {
+        match &self.kind_dict {
+            Some(d) => d.value(row as usize),
+            None => self.kind(row),
+        }
     }
 
     pub fn source(&self, row: u32) -> &'a str {
@@ -431,5 +593,82 @@ mod tests {
         assert_eq!(idx.rows("b"), &[0, 3]);
         assert_eq!(idx.rows("c"), &[] as &[u32]);
         assert_eq!(idx.tags().count(), 2);
+    }
+
+    /// Deterministic pseudo-random sorted, distinct rows.
+    fn sorted_rows(seed: u64, n: usize, max: u32) -> Vec<u32> {
+        let mut x = seed;
+        let mut v: Vec<u32> = (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 33) % u64::from(max)) as u32
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn member_walks_agree_with_a_set_test() {
+        // Short lists next to many rows, long ones next to few (the jump), empty ones.
+        let shapes = [
+            (5000, 50),
+            (50, 5000),
+            (3000, 3000),
+            (0, 100),
+            (100, 0),
+            (1, 1),
+        ];
+        for (k, &(nrows, nlist)) in shapes.iter().enumerate() {
+            let rows = sorted_rows(k as u64 + 1, nrows, 10_000);
+            let a = sorted_rows(k as u64 + 100, nlist, 10_000);
+            let b = sorted_rows(k as u64 + 200, nlist / 2, 10_000);
+            for wanted in [true, false] {
+                let mut got = rows.clone();
+                keep_members(&mut got, &[&a, &b], wanted);
+                let want: Vec<u32> = rows
+                    .iter()
+                    .copied()
+                    .filter(|r| {
+                        (a.binary_search(r).is_ok() || b.binary_search(r).is_ok()) == wanted
+                    })
+                    .collect();
+                assert_eq!(got, want, "shape {k}, wanted {wanted}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_dictionary_selects_the_rows_of_matching_values_in_row_order() {
+        let col = StringChunked::new(
+            "kind".into(),
+            &[
+                "a",
+                "b",
+                "a",
+                "c",
+                "b",
+                "a",
+                "a long value beyond twelve bytes",
+                "c",
+            ],
+        );
+        let d = Dictionary::build(&col).unwrap();
+        let one = StrMatcher::equals("a");
+        assert_eq!(d.select(&one), vec![0, 2, 5]);
+        assert_eq!(d.count(&one), 3);
+        let spec = crate::detect::rule::str_matcher(&toml::Value::Array(vec![
+            "c".into(),
+            "b".into(),
+            "a long value beyond twelve bytes".into(),
+        ]))
+        .unwrap();
+        assert_eq!(d.select(&spec), vec![1, 3, 4, 6, 7]);
+        assert_eq!(d.count(&spec), 5);
+        assert_eq!(d.value(6), "a long value beyond twelve bytes");
+        assert_eq!(d.value(99), "");
     }
 }

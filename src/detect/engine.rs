@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use polars::prelude::StringChunked;
+use polars::prelude::{PlHashMap, StringChunked};
+use polars_arrow::array::Array;
 
 use super::baseline::{Baseline, Rarity};
 use super::columns::{Columns, Dictionary};
@@ -67,8 +68,51 @@ impl<'r> Chain<'r> {
 // ---------------------------------------------------------------------------------------
 // Selections.
 
+/// Distinct values remembered per test by [`retain_str`]; past this, values are tested
+/// without remembering.
+const MEMO_MAX: usize = 1 << 16;
+/// After this many rows, [`retain_str`] stops remembering unless at least a quarter of
+/// them were answered from memory (a column of distinct values, such as paths, gains
+/// nothing from it and pays for every insert).
+const MEMO_TRIAL: usize = 4096;
+
 fn retain_str(m: &StrMatcher, col: &StringChunked, rows: &mut Vec<u32>) {
-    if rows.len() == col.len() {
+    // The detection frame is one chunk. Rows holding the same stored value share one
+    // 16-byte view (short values are inside it, repeated long ones point at one copy), so
+    // a test's result is remembered per view: a regex over a process name runs once per
+    // name, not once per row. Equal views always hold equal text; equal text in two
+    // different views is only tested twice.
+    if let [arr] = col.downcast_iter().collect::<Vec<_>>()[..] {
+        let views = arr.views();
+        let mut memo: Option<PlHashMap<u128, bool>> = Some(PlHashMap::default());
+        let (mut seen, mut hits) = (0usize, 0usize);
+        rows.retain(|&r| {
+            let r = r as usize;
+            let Some(view) = views.get(r) else {
+                return m.matches("");
+            };
+            if arr.is_null(r) {
+                return m.matches("");
+            }
+            let Some(known) = memo.as_mut() else {
+                return m.matches(arr.value(r));
+            };
+            seen += 1;
+            let key = view.as_u128();
+            if let Some(&hit) = known.get(&key) {
+                hits += 1;
+                return hit;
+            }
+            let hit = m.matches(arr.value(r));
+            if known.len() < MEMO_MAX {
+                known.insert(key, hit);
+            }
+            if seen == MEMO_TRIAL && hits < MEMO_TRIAL / 4 {
+                memo = None;
+            }
+            hit
+        });
+    } else if rows.len() == col.len() {
         // Every row still in: one sequential pass over the column.
         let mut keep = col.iter().map(|v| m.matches(v.unwrap_or("")));
         rows.retain(|_| keep.next().unwrap_or(false));
@@ -134,9 +178,21 @@ fn filter(p: &Pred, cols: &Columns, mut rows: Vec<u32>) -> Vec<u32> {
     rows
 }
 
-/// The rows a predicate selects, in row order.
+/// The rows a predicate selects, in row order. A predicate naming a source or kind starts
+/// from that value's rows (the smaller of the two when it names both) rather than from
+/// every row; `filter` then tests everything, that column included, on those rows.
 pub(crate) fn select(p: &Pred, cols: &Columns) -> Vec<u32> {
-    filter(p, cols, (0..cols.n as u32).collect())
+    let candidates = [
+        (p.source.as_ref(), cols.source_dict.as_ref()),
+        (p.kind.as_ref(), cols.kind_dict.as_ref()),
+    ];
+    let start = candidates
+        .into_iter()
+        .filter_map(|(m, d)| Some((m?, d?)))
+        .min_by_key(|(m, d)| d.count(m))
+        .map(|(m, d)| d.select(m))
+        .unwrap_or_else(|| (0..cols.n as u32).collect());
+    filter(p, cols, start)
 }
 
 /// Positions (indices into `cols.order`) of the selected rows that have a time, sorted.
@@ -225,15 +281,45 @@ impl Building {
     }
 }
 
-/// Every chain one rule finds in the timeline.
-pub(crate) fn evaluate<'r>(rule: &'r Rule, cols: &Columns, base: &Baseline) -> Vec<Chain<'r>> {
+/// What a rule's selectors select: the trigger rows, and the follow-up and veto rows
+/// as positions in time order. Needs no baseline, so it is made while the baseline is.
+pub(crate) struct Selections {
+    triggers: Vec<Vec<u32>>,
+    follow_ups: Vec<Vec<usize>>,
+    vetoes: Vec<Vec<usize>>,
+}
+
+pub(crate) fn selections(rule: &Rule, cols: &Columns) -> Selections {
+    let at = |list: &[Selector]| -> Vec<Vec<usize>> {
+        list.iter()
+            .map(|s| positions(&select(&s.pred, cols), cols))
+            .collect()
+    };
+    Selections {
+        triggers: rule
+            .triggers
+            .iter()
+            .map(|s| select(&s.pred, cols))
+            .collect(),
+        follow_ups: at(&rule.follow_ups),
+        vetoes: at(&rule.vetoes),
+    }
+}
+
+/// Every chain one rule finds in the timeline, from its selections.
+pub(crate) fn chains<'r>(
+    rule: &'r Rule,
+    sel: Selections,
+    cols: &Columns,
+    base: &Baseline,
+) -> Vec<Chain<'r>> {
     let times = &cols.times;
     let order = &cols.order;
-    let tsel: Vec<Vec<u32>> = rule
-        .triggers
-        .iter()
-        .map(|s| select(&s.pred, cols))
-        .collect();
+    let Selections {
+        triggers: tsel,
+        follow_ups: fpos,
+        vetoes: vpos,
+    } = sel;
 
     // One trigger selector per row: the heaviest that matches (and passes its baseline test).
     let pick = |cands: &[(u32, usize)], at: Option<i64>| -> Option<usize> {
@@ -267,16 +353,6 @@ pub(crate) fn evaluate<'r>(rule: &'r Rule, cols: &Columns, base: &Baseline) -> V
         }
     }
 
-    let fpos: Vec<Vec<usize>> = rule
-        .follow_ups
-        .iter()
-        .map(|s| positions(&select(&s.pred, cols), cols))
-        .collect();
-    let vpos: Vec<Vec<usize>> = rule
-        .vetoes
-        .iter()
-        .map(|s| positions(&select(&s.pred, cols), cols))
-        .collect();
     let mut fcur = vec![Cursor::default(); fpos.len()];
     let mut vcur = vec![Cursor::default(); vpos.len()];
     let window = rule.window_s as i64 * US;
@@ -457,5 +533,69 @@ fn finish<'r>(
         classes: classes.into_iter().collect(),
         severity: rule.severity.of(score),
         omitted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::NamedFrom;
+
+    /// The remembered answers of `retain_str` (one chunk) equal testing every row's text,
+    /// for repeated long values stored once and separately, short ones, nulls, and more
+    /// distinct values than the trial lets it remember.
+    #[test]
+    fn remembered_string_tests_equal_testing_every_row() {
+        use crate::timeline::text::TextBuilder;
+        let m = super::super::rule::str_matcher(&toml::Value::Table(
+            toml::from_str("regex = '^com\\.apple\\.(WebKit|nehelper)'").unwrap(),
+        ))
+        .unwrap();
+        let mut values: Vec<String> = Vec::new();
+        for i in 0..(3 * MEMO_TRIAL) {
+            values.push(match i % 5 {
+                0 => "com.apple.WebKit.WebContent".into(),
+                1 => "nehelper".into(),
+                2 => format!("com.apple.nehelper.unique.{i}"),
+                3 => format!("/var/unique/path/{i}"),
+                _ => "com.apple.WebKit.Networking".into(),
+            });
+        }
+        for repeating in [true, false] {
+            let mut b = if repeating {
+                TextBuilder::repeating("actor")
+            } else {
+                TextBuilder::unique("actor")
+            };
+            for v in &values {
+                b.push(v);
+            }
+            let col = b.finish().unwrap();
+            let all: Vec<u32> = (0..values.len() as u32).collect();
+            let want: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&r| m.matches(&values[r as usize]))
+                .collect();
+            let mut got = all.clone();
+            retain_str(&m, &col, &mut got);
+            assert_eq!(got, want, "repeating {repeating}");
+            // Every third row only, and a row past the end (tested as empty text).
+            let some: Vec<u32> = all.iter().copied().step_by(3).chain([u32::MAX]).collect();
+            let mut got = some.clone();
+            retain_str(&m, &col, &mut got);
+            let want: Vec<u32> = some
+                .iter()
+                .copied()
+                .filter(|&r| m.matches(values.get(r as usize).map_or("", String::as_str)))
+                .collect();
+            assert_eq!(got, want);
+        }
+        // Nulls test as empty text, through the one-chunk path.
+        let col = StringChunked::new("actor".into(), &[Some("nehelper"), None, Some("x")]);
+        let empty = StrMatcher::equals("");
+        let mut rows = vec![0, 1, 2];
+        retain_str(&empty, &col, &mut rows);
+        assert_eq!(rows, vec![1]);
     }
 }

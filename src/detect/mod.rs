@@ -107,12 +107,22 @@ pub fn run(timeline: &mut DataFrame, opts: &DetectOptions) -> anyhow::Result<Det
             by_row.entry(h.row).or_default().push(ind);
         }
         cols.tags.settle();
-        let base = baseline::Baseline::build(&cols);
-        // Rules are independent of each other: evaluated on all cores, kept in order.
+        // The baseline and the rules' selections do not depend on each other: made side
+        // by side, then every rule's sweep on all cores, kept in order.
+        let (base, selections) = rayon::join(
+            || baseline::Baseline::build(&cols),
+            || {
+                opts.rules
+                    .par_iter()
+                    .map(|r| engine::selections(r, &cols))
+                    .collect::<Vec<_>>()
+            },
+        );
         let chains: Vec<Vec<Chain>> = opts
             .rules
             .par_iter()
-            .map(|r| engine::evaluate(r, &cols, &base))
+            .zip(selections)
+            .map(|(r, sel)| engine::chains(r, sel, &cols, &base))
             .collect();
         let mut out: Vec<(Finding, Vec<u32>)> = Vec::new();
         for c in chains.iter().flatten() {

@@ -394,7 +394,7 @@ fn compile_regex(pattern: &str, ignore_case: bool) -> Result<Regex, String> {
     })
 }
 
-fn str_matcher(v: &toml::Value) -> Result<StrMatcher, String> {
+pub(crate) fn str_matcher(v: &toml::Value) -> Result<StrMatcher, String> {
     match v {
         toml::Value::String(_) | toml::Value::Array(_) => Ok(StrMatcher {
             parts: vec![StrTest::Equals(strings(v, "value")?)],
