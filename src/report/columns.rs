@@ -112,6 +112,58 @@ fn long_values(arr: &Utf8ViewArray) -> PlHashMap<usize, String> {
     out
 }
 
+/// Each distinct list of tags once, and each row's list as an index into them. Most
+/// rows share a handful of lists: a row's list is looked up by its joined text (built
+/// in a reused buffer), and only new lists are allocated.
+fn tag_sets(lists: &ListChunked) -> PolarsResult<(Vec<Vec<String>>, Vec<u32>)> {
+    let mut tag_sets: Vec<Vec<String>> = Vec::new();
+    let mut index: PlHashMap<String, u32> = PlHashMap::default();
+    let mut tag_ids = Vec::with_capacity(lists.len());
+    let mut key = String::new();
+    for arr in lists.downcast_iter() {
+        let values = arr
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "the tags column does not hold text"))?;
+        let value = |j: usize| -> &str {
+            if j < values.len() && values.is_valid(j) {
+                values.value(j)
+            } else {
+                ""
+            }
+        };
+        let offsets = arr.offsets().as_slice();
+        for row in 0..arr.len() {
+            let (lo, hi) = (offsets[row] as usize, offsets[row + 1] as usize);
+            let valid = arr.validity().is_none_or(|v| v.get_bit(row));
+            key.clear();
+            if valid {
+                for j in lo..hi {
+                    key.push_str(value(j));
+                    key.push('\0');
+                }
+            }
+            let id = match index.get(key.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = tag_sets.len() as u32;
+                    let tags = if valid {
+                        (lo..hi).map(|j| value(j).to_string()).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    tag_sets.push(tags);
+                    index.insert(key.clone(), id);
+                    id
+                }
+            };
+            tag_ids.push(id);
+        }
+    }
+    Ok((tag_sets, tag_ids))
+}
+
 /// Offsets, ascending, of the bytes in `buf` that can start a character
 /// [`super::visible`] escapes; 32-byte blocks without one are passed over whole.
 fn suspect_offsets(buf: &[u8]) -> Vec<u32> {
@@ -160,46 +212,6 @@ impl Columns {
     pub fn new(df: &DataFrame) -> PolarsResult<Columns> {
         let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
         let timed = ts.iter().take_while(|t| t.is_some()).count();
-        // Most rows share a handful of tag lists: look each row's list up by its
-        // joined text (built in a reused buffer) and allocate only for new lists.
-        let mut tag_sets: Vec<Vec<String>> = Vec::new();
-        let mut index: PlHashMap<String, u32> = PlHashMap::default();
-        let mut tag_ids = Vec::with_capacity(ts.len());
-        let lists = df.column("tags")?.list()?.rechunk();
-        let mut key = String::new();
-        for arr in lists.downcast_iter() {
-            let values = Series::try_from((PlSmallStr::from("tags"), arr.values().clone()))?;
-            let values = values.str()?;
-            let offsets = arr.offsets().as_slice();
-            for row in 0..arr.len() {
-                let (lo, hi) = (offsets[row] as usize, offsets[row + 1] as usize);
-                let valid = arr.validity().is_none_or(|v| v.get_bit(row));
-                key.clear();
-                if valid {
-                    for j in lo..hi {
-                        key.push_str(values.get(j).unwrap_or(""));
-                        key.push('\0');
-                    }
-                }
-                let id = match index.get(key.as_str()) {
-                    Some(id) => *id,
-                    None => {
-                        let id = tag_sets.len() as u32;
-                        let tags = if valid {
-                            (lo..hi)
-                                .map(|j| values.get(j).unwrap_or("").to_string())
-                                .collect()
-                        } else {
-                            Vec::new()
-                        };
-                        tag_sets.push(tags);
-                        index.insert(key.clone(), id);
-                        id
-                    }
-                };
-                tag_ids.push(id);
-            }
-        }
         let mut cols = Columns {
             timed,
             ts,
@@ -213,8 +225,8 @@ impl Columns {
             device: str_col(df, "device")?,
             bytes_in: i64_col(df, "bytes_in")?,
             bytes_out: i64_col(df, "bytes_out")?,
-            tag_sets,
-            tag_ids,
+            tag_sets: Vec::new(),
+            tag_ids: Vec::new(),
             long: Default::default(),
         };
         // Reading every value of the time-ordered columns is mostly waiting for memory:
@@ -229,7 +241,14 @@ impl Columns {
             &cols.record,
             &cols.device,
         ];
-        cols.long = arrays.par_iter().map(|a| long_values(a)).collect();
+        let lists = df.column("tags")?.list()?.rechunk();
+        // The tag lists are read while the text columns are checked.
+        let (tags, long) = rayon::join(
+            || tag_sets(&lists),
+            || arrays.par_iter().map(|a| long_values(a)).collect(),
+        );
+        (cols.tag_sets, cols.tag_ids) = tags?;
+        cols.long = long;
         Ok(cols)
     }
 

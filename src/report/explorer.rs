@@ -546,10 +546,11 @@ struct Encoded<'a> {
 /// One pass that hashes each value once: distinct values numbered in order of first
 /// appearance, with their counts, and each row's number (4 bytes a row).
 fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
+    let rows = values.size_hint().0;
     let mut ids: HashMap<&str, u32> = HashMap::default();
     let mut distinct: Vec<&str> = Vec::new();
     let mut counts: Vec<u32> = Vec::new();
-    let mut row_ids: Vec<u32> = Vec::with_capacity(values.size_hint().0);
+    let mut row_ids: Vec<u32> = Vec::with_capacity(rows);
     for v in values {
         let id = *ids.entry(v).or_insert_with(|| {
             distinct.push(v);
@@ -634,6 +635,11 @@ pub(crate) fn push_str<W: Write>(out: &mut W, s: &str) -> fmt::Result {
     let b = s.as_bytes();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
+        // Most bytes need nothing: one table lookup passes over them.
+        if !MAY_ESCAPE[usize::from(b[i])] {
+            i += 1;
+            continue;
+        }
         let (esc, len): (&str, usize) = match b[i] {
             b'"' => ("\\\"", 1),
             b'\\' => ("\\\\", 1),
@@ -664,6 +670,24 @@ pub(crate) fn push_str<W: Write>(out: &mut W, s: &str) -> fmt::Result {
     out.write_char('"')
 }
 
+/// The bytes [`push_str`] may have to escape: controls, `"`, `\\`, `<`, `>`, `&`, and
+/// 0xE2 (the first byte of U+2028 and U+2029).
+const MAY_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
 /// An integer without the formatting machinery (the payload holds millions).
 fn push_int<W: Write>(out: &mut W, v: impl itoa::Integer) -> fmt::Result {
     out.write_str(itoa::Buffer::new().format(v))
@@ -690,6 +714,21 @@ mod tests {
         assert!(j.starts_with("\"\\u003c/script\\u003e"));
         let back: String = serde_json::from_str(&j).unwrap();
         assert_eq!(back, evil);
+    }
+
+    #[test]
+    fn every_ascii_character_and_the_e2_neighbours_round_trip() {
+        // Every byte the fast path skips or stops at: all of ASCII, and characters that
+        // start with 0xE2 but are not U+2028/U+2029 (kept as they are).
+        let mut s: String = (0u8..0x80).map(char::from).collect();
+        s.push_str("€ \u{2027}\u{2028}\u{2029}\u{202a} ‱");
+        let j = lit(&s);
+        assert!(!j
+            .bytes()
+            .any(|b| b < 0x20 || b == b'<' || b == b'>' || b == b'&'));
+        assert!(j.contains('€') && j.contains('\u{2027}') && j.contains('‱'));
+        let back: String = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]
