@@ -107,6 +107,7 @@ impl TagIndex {
 /// Keeps the sorted `rows` that are (`wanted`) or are not (`!wanted`) in at least one
 /// of the sorted `lists`.
 fn keep_members(rows: &mut Vec<u32>, lists: &[&[u32]], wanted: bool) {
+    debug_assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows must be sorted");
     let mut member = vec![false; rows.len()];
     for list in lists {
         let mut j = 0;

@@ -1,8 +1,10 @@
 //! Rule evaluation in columns.
 //!
-//! 1. Each selector becomes a selection (the sorted rows it matches): one sequential pass
-//!    over the first column tested, `source`/`kind` through their dictionaries (one test
-//!    per distinct value), tags through the tag index, later tests only on the rows left.
+//! 1. Each selector becomes a selection (the sorted rows it matches): it starts from the
+//!    rows of the `source` or `kind` values it names (the dictionaries keep each value's
+//!    rows), tests `source`/`kind` once per distinct value, tags through the tag index,
+//!    and later tests only on the rows left. Selections need no baseline, so they are
+//!    made while it is built ([`selections`], then [`chains`]).
 //! 2. The selections become sorted lists of positions in time order; a two-pointer sweep over
 //!    the trigger list and each follow-up list finds the follow-ups inside each trigger's
 //!    window. Both pointers only move forward, so the work is the lists' length plus the
