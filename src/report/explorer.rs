@@ -185,18 +185,11 @@ pub(crate) fn write<W: Write>(
         ("rtable", |c, i| split_record(c.record(i)).0),
         ("rkey", |c, i| split_record(c.record(i)).1),
     ];
-    // The parts that take longest (mostly distinct text, read in time order) are made
-    // first, so that the last one to finish does not start late; see [`write_parts`].
-    let mut heavy: Vec<usize> = Vec::new();
     for (name, get) in columns {
-        if matches!(name, "target" | "rkey") {
-            heavy.push(parts.len());
-        }
         parts.push(Box::new(move |out: &mut String| {
             push_column(out, name, rows.iter().map(|&i| get(cols, i)))
         }));
     }
-    heavy.insert(0, parts.len());
     parts.push(Box::new(move |out: &mut String| {
         let mut raw: Vec<(usize, &str)> = Vec::new();
         let mut nums: Vec<u64> = Vec::new();
@@ -345,7 +338,7 @@ pub(crate) fn write<W: Write>(
         out.write_str("}}")?;
         Ok(())
     }));
-    write_parts(out, parts, &heavy)
+    write_parts(out, parts)
 }
 
 /// One piece of the payload, written into its own buffer.
@@ -362,13 +355,12 @@ fn split_record(r: &str) -> (&str, &str) {
     }
 }
 
-/// Makes `parts` on the rayon pool's threads (each takes the next part when free: the
-/// parts named in `first`, then the others in order) and writes them to `out` on the
-/// calling thread in order, each as soon as those before it are written; only the parts
-/// made ahead of the writer are held. The writer waits for parts, so a caller that is
-/// itself a pool thread (it could be the only one) makes and writes them one after
-/// another instead.
-fn write_parts<W: Write>(out: &mut W, parts: Vec<Part<'_>>, first: &[usize]) -> fmt::Result {
+/// Makes `parts` on the rayon pool's threads (each takes the next part in order when
+/// free) and writes them to `out` on the calling thread in order, each as soon as
+/// those before it are written; only the parts made ahead of the writer are held.
+/// The writer waits for parts, so a caller that is itself a pool thread (it could be
+/// the only one) makes and writes them one after another instead.
+fn write_parts<W: Write>(out: &mut W, parts: Vec<Part<'_>>) -> fmt::Result {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Mutex, PoisonError};
 
@@ -381,14 +373,7 @@ fn write_parts<W: Write>(out: &mut W, parts: Vec<Part<'_>>, first: &[usize]) -> 
         return Ok(());
     }
     let n = parts.len();
-    let mut slots: Vec<Option<Part<'_>>> = parts.into_iter().map(Some).collect();
-    let mut order: Vec<(usize, Part<'_>)> = Vec::with_capacity(n);
-    for k in first.iter().copied().chain(0..n) {
-        if let Some(part) = slots.get_mut(k).and_then(Option::take) {
-            order.push((k, part));
-        }
-    }
-    let queue = Mutex::new(order.into_iter());
+    let queue = Mutex::new(parts.into_iter().enumerate());
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<(usize, Result<String, fmt::Error>)>();
     let workers = rayon::current_num_threads().clamp(1, n.max(1));
@@ -411,9 +396,8 @@ fn write_parts<W: Write>(out: &mut W, parts: Vec<Part<'_>>, first: &[usize]) -> 
         let mut ready: BTreeMap<usize, Result<String, fmt::Error>> = BTreeMap::new();
         let mut written = 0;
         let mut result = Ok(());
-        // Ends when every worker has finished (or stopped after an error). After an
-        // error the parts still queued are not made: the payload is then short, and the
-        // result is that error.
+        // Ends when every worker has finished (or stopped after an error). Parts are
+        // taken in order, so every part before a failed one is made and written.
         for (k, made) in rx {
             if made.is_err() {
                 stop.store(true, Ordering::Relaxed);
@@ -891,7 +875,7 @@ mod tests {
             })
             .collect();
         let mut out = String::new();
-        write_parts(&mut out, (0..40).map(make).collect(), &[39, 7, 7, 99]).unwrap();
+        write_parts(&mut out, (0..40).map(make).collect()).unwrap();
         assert_eq!(out, expected);
         // From inside a one-thread pool (the writer must not wait on its own thread).
         let pool = rayon::ThreadPoolBuilder::new()
@@ -899,11 +883,11 @@ mod tests {
             .build()
             .unwrap();
         let mut inside = String::new();
-        pool.install(|| write_parts(&mut inside, (0..40).map(make).collect(), &[]))
+        pool.install(|| write_parts(&mut inside, (0..40).map(make).collect()))
             .unwrap();
         assert_eq!(inside, expected);
         let mut none = String::new();
-        write_parts(&mut none, Vec::new(), &[0]).unwrap();
+        write_parts(&mut none, Vec::new()).unwrap();
         assert_eq!(none, "");
     }
 
@@ -920,7 +904,7 @@ mod tests {
             }));
         }
         let mut out = String::new();
-        assert!(write_parts(&mut out, parts, &[]).is_err());
+        assert!(write_parts(&mut out, parts).is_err());
         assert_eq!(out, "0,1,2,3,");
     }
 
