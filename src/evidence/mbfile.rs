@@ -296,6 +296,43 @@ mod tests {
         }
     }
 
+    /// Every MBFile blob of the real MVT iOS 14.3 test backup (skipped without
+    /// ../shared): the borrowing reader and the `plist` crate agree on all of them.
+    #[test]
+    fn fast_and_generic_decoders_agree_on_a_real_backup() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/testdata/mvt_ios_backup/Manifest.db");
+        if !manifest.exists() {
+            eprintln!("skipped: {} not present", manifest.display());
+            return;
+        }
+        // A private copy: the evidence is never opened in place.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("Manifest.db");
+        std::fs::copy(&manifest, &copy).unwrap();
+        let conn = rusqlite::Connection::open_with_flags(
+            &copy,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT file FROM Files WHERE file IS NOT NULL")
+            .unwrap();
+        let blobs: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(blobs.len() > 10, "{} blobs", blobs.len());
+        let mut with_path = 0;
+        for blob in &blobs {
+            let generic = decode_generic(blob).unwrap();
+            assert_eq!(decode_fast(blob).as_ref(), Some(&generic));
+            with_path += usize::from(generic.relative_path.is_some());
+        }
+        assert_eq!(with_path, blobs.len(), "every entry names its path");
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(b"bplist00garbage").is_err());
