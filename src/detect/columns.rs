@@ -250,6 +250,15 @@ impl TimeOrder {
     }
 }
 
+/// The column's one Arrow array (the detection frame is rechunked), `None` when it has
+/// several.
+pub(crate) fn one_chunk(col: &StringChunked) -> Option<&Utf8ViewArray> {
+    match col.downcast_iter().collect::<Vec<_>>()[..] {
+        [arr] => Some(arr),
+        _ => None,
+    }
+}
+
 /// See [`Columns::entity_views`]. Two rows with equal keys have equal source, kind,
 /// actor and target: codes name one value each, and equal views hold equal text (short
 /// text inside the view, long text at the same place of the same buffer).
@@ -348,9 +357,10 @@ impl<'a> Columns<'a> {
     /// What identifies a row's (source, kind, actor, target) without reading the text,
     /// when the columns allow it (dictionaries built, actor and target one chunk each).
     pub fn entity_views(&self) -> Option<EntityViews<'_>> {
-        let views = |c: &'a StringChunked| match c.downcast_iter().collect::<Vec<_>>()[..] {
-            [arr] if arr.null_count() == 0 => Some(arr.views().as_slice()),
-            _ => None,
+        let views = |c: &'a StringChunked| {
+            one_chunk(c)
+                .filter(|arr| arr.null_count() == 0)
+                .map(|arr| arr.views().as_slice())
         };
         Some(EntityViews {
             source: self.source_dict.as_ref()?,

@@ -18,7 +18,7 @@ use polars::prelude::{PlHashMap, StringChunked};
 use polars_arrow::array::Array;
 
 use super::baseline::{Baseline, Rarity};
-use super::columns::{Columns, Dictionary};
+use super::columns::{one_chunk, Columns, Dictionary};
 use super::findings::{Role, Severity};
 use super::rule::{Pred, Rule, Selector, StrMatcher};
 
@@ -84,7 +84,7 @@ fn retain_str(m: &StrMatcher, col: &StringChunked, rows: &mut Vec<u32>) {
     // a test's result is remembered per view: a regex over a process name runs once per
     // name, not once per row. Equal views always hold equal text; equal text in two
     // different views is only tested twice.
-    if let [arr] = col.downcast_iter().collect::<Vec<_>>()[..] {
+    if let Some(arr) = one_chunk(col) {
         let views = arr.views();
         let mut memo: Option<PlHashMap<u128, bool>> = Some(PlHashMap::default());
         let (mut seen, mut hits) = (0usize, 0usize);
