@@ -23,11 +23,7 @@ impl TagIndex {
         let mut out = TagIndex::default();
         let mut row: u32 = 0;
         for arr in tags.downcast_iter() {
-            let values = arr
-                .values()
-                .as_any()
-                .downcast_ref::<Utf8ViewArray>()
-                .ok_or_else(|| polars_err!(ComputeError: "the tags column does not hold text"))?;
+            let values = crate::timeline::text::list_values(arr)?;
             let offsets = arr.offsets();
             for i in 0..arr.len() {
                 if arr.is_valid(i) {

@@ -121,11 +121,7 @@ fn tag_sets(lists: &ListChunked) -> PolarsResult<(Vec<Vec<String>>, Vec<u32>)> {
     let mut tag_ids = Vec::with_capacity(lists.len());
     let mut key = String::new();
     for arr in lists.downcast_iter() {
-        let values = arr
-            .values()
-            .as_any()
-            .downcast_ref::<Utf8ViewArray>()
-            .ok_or_else(|| polars_err!(ComputeError: "the tags column does not hold text"))?;
+        let values = crate::timeline::text::list_values(arr)?;
         let value = |j: usize| -> &str {
             if j < values.len() && values.is_valid(j) {
                 values.value(j)

@@ -236,6 +236,14 @@ pub fn gather(ca: &StringChunked, order: &[IdxSize]) -> PolarsResult<Option<Stri
     Ok(Some(StringChunked::with_chunk(ca.name().clone(), arr)))
 }
 
+/// The string values under one chunk of a list-of-strings column (such as `tags`).
+pub fn list_values(arr: &ListArray<i64>) -> PolarsResult<&Utf8ViewArray> {
+    arr.values()
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .ok_or_else(|| polars_err!(ComputeError: "the tags column does not hold text"))
+}
+
 /// `ca` (a list-of-strings column such as `tags`) reordered like [`gather`]: new
 /// offsets and new views into the same data buffers. Polars' own gather of a
 /// many-chunk list column first copied every chunk into one and then every value again
