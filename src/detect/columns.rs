@@ -177,19 +177,19 @@ impl Dictionary {
         rows.retain(|&r| self.codes.get(r as usize).is_some_and(|&c| ok[c as usize]));
     }
 
-    /// The rows whose value `m` matches, in row order.
-    pub fn select(&self, m: &StrMatcher) -> Vec<u32> {
-        let lists: Vec<&Vec<u32>> = self
-            .values
+    /// The row lists of the values `m` matches.
+    fn matching<'s>(&'s self, m: &'s StrMatcher) -> impl Iterator<Item = &'s [u32]> + 's {
+        self.values
             .iter()
             .zip(&self.rows)
             .filter(|(v, _)| m.matches(v))
-            .map(|(_, rows)| rows)
-            .collect();
-        let mut out: Vec<u32> = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
-        for l in &lists {
-            out.extend_from_slice(l);
-        }
+            .map(|(_, rows)| rows.as_slice())
+    }
+
+    /// The rows whose value `m` matches, in row order.
+    pub fn select(&self, m: &StrMatcher) -> Vec<u32> {
+        let lists: Vec<&[u32]> = self.matching(m).collect();
+        let mut out: Vec<u32> = lists.concat();
         if lists.len() > 1 {
             out.sort_unstable();
         }
@@ -198,12 +198,7 @@ impl Dictionary {
 
     /// How many rows [`Dictionary::select`] would return, without building the list.
     pub fn count(&self, m: &StrMatcher) -> usize {
-        self.values
-            .iter()
-            .zip(&self.rows)
-            .filter(|(v, _)| m.matches(v))
-            .map(|(_, rows)| rows.len())
-            .sum()
+        self.matching(m).map(<[u32]>::len).sum()
     }
 
     /// The value of a row ("" past the end, as for a null).

@@ -223,6 +223,7 @@ impl<'a> Bplist<'a> {
             }
         })
     }
+
     /// The value references under each of `keys` in one pass over the dictionary's keys
     /// (the first entry wins, as with [`Bplist::dict_get`]): reading ten fields this way
     /// decodes each key object once instead of up to ten times.

@@ -208,44 +208,48 @@ impl Columns {
     pub fn new(df: &DataFrame) -> PolarsResult<Columns> {
         let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
         let timed = ts.iter().take_while(|t| t.is_some()).count();
-        let mut cols = Columns {
-            timed,
-            ts,
-            source: str_col(df, "source")?,
-            kind: str_col(df, "kind")?,
-            actor: str_col(df, "actor")?,
-            target: str_col(df, "target")?,
-            message: str_col(df, "message")?,
-            artifact: str_col(df, "artifact")?,
-            record: str_col(df, "record")?,
-            device: str_col(df, "device")?,
-            bytes_in: i64_col(df, "bytes_in")?,
-            bytes_out: i64_col(df, "bytes_out")?,
-            tag_sets: Vec::new(),
-            tag_ids: Vec::new(),
-            long: Default::default(),
-        };
-        // Reading every value of the time-ordered columns is mostly waiting for memory:
-        // the eight columns are checked on all cores.
-        let arrays = [
-            &cols.source,
-            &cols.kind,
-            &cols.actor,
-            &cols.target,
-            &cols.message,
-            &cols.artifact,
-            &cols.record,
-            &cols.device,
-        ];
+        let text = |name| str_col(df, name);
+        let (source, kind, actor, target) = (
+            text("source")?,
+            text("kind")?,
+            text("actor")?,
+            text("target")?,
+        );
+        let (message, artifact, record, device) = (
+            text("message")?,
+            text("artifact")?,
+            text("record")?,
+            text("device")?,
+        );
         let lists = df.column("tags")?.list()?.rechunk();
-        // The tag lists are read while the text columns are checked.
+        // Reading every value of the time-ordered columns is mostly waiting for memory:
+        // the eight columns (in `Col` order) are checked on all cores, and the tag lists
+        // are read meanwhile.
+        let arrays = [
+            &source, &kind, &actor, &target, &message, &artifact, &record, &device,
+        ];
         let (tags, long) = rayon::join(
             || tag_sets(&lists),
             || arrays.par_iter().map(|a| long_values(a)).collect(),
         );
-        (cols.tag_sets, cols.tag_ids) = tags?;
-        cols.long = long;
-        Ok(cols)
+        let (tag_sets, tag_ids) = tags?;
+        Ok(Columns {
+            timed,
+            ts,
+            source,
+            kind,
+            actor,
+            target,
+            message,
+            artifact,
+            record,
+            device,
+            bytes_in: i64_col(df, "bytes_in")?,
+            bytes_out: i64_col(df, "bytes_out")?,
+            tag_sets,
+            tag_ids,
+            long,
+        })
     }
 
     /// A value as the page shows it (see [`long_values`]).

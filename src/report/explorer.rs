@@ -546,11 +546,10 @@ struct Encoded<'a> {
 /// One pass that hashes each value once: distinct values numbered in order of first
 /// appearance, with their counts, and each row's number (4 bytes a row).
 fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
-    let rows = values.size_hint().0;
     let mut ids: HashMap<&str, u32> = HashMap::default();
     let mut distinct: Vec<&str> = Vec::new();
     let mut counts: Vec<u32> = Vec::new();
-    let mut row_ids: Vec<u32> = Vec::with_capacity(rows);
+    let mut row_ids: Vec<u32> = Vec::with_capacity(values.size_hint().0);
     for v in values {
         let id = *ids.entry(v).or_insert_with(|| {
             distinct.push(v);
