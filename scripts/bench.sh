@@ -45,7 +45,8 @@ print(f"  rows {r['rows_total']:,}")
 for s in r["stages"]:
     share = f"  ({100*s['ms']/total:.1f}%)" if total else ""
     rss = f"  peak RSS so far {s['peak_rss_mib']:,.0f} MiB" if s.get("peak_rss_mib") else ""
-    print(f"  stage {s['name']:<16} {s['ms']:>10.1f} ms{share}{rss}")
+    cpu = f"  cpu {s['cpu_ms']:,.0f} ms ({s['cpu_ms']/s['ms']:.1f} cores)" if s.get("cpu_ms") is not None and s["ms"] > 0 else ""
+    print(f"  stage {s['name']:<16} {s['ms']:>10.1f} ms{share}{cpu}{rss}")
 for a in sorted(r["artifacts"], key=lambda a: -a["elapsed_ms"])[:8]:
     print(f"  source {a['source']:<10} {a['rows']:>9,} rows {a['elapsed_ms']:>9.1f} ms  {a['artifact']}")
 PY

@@ -4,7 +4,7 @@ mod runlog;
 
 pub use runlog::{
     redact_secrets, ArtifactReport, ArtifactStatus, ContainerReport, EncryptionReport, RunLog,
-    Stage,
+    Stage, StageStart,
 };
 
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
         }
     }
 
-    let t = Instant::now();
+    let t = StageStart::now();
     progress.say("discovering evidence");
     for p in &opts.inputs {
         check_out_not_inside(&opts.out, p)?;
@@ -114,7 +114,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
         progress.say(format!("warning: {}: {}", w.artifact, w.message));
     }
 
-    let t = Instant::now();
+    let t = StageStart::now();
     let registry = sources::registry();
     let frames = ingest(&evidence, &registry, &mut log, &progress);
     // Everything read from the evidence is in the frames now: the Manifest index and
@@ -123,7 +123,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     drop(evidence);
     log.stage("sources", t);
 
-    let t = Instant::now();
+    let t = StageStart::now();
     let mut timeline = timeline::assemble(frames).context("building the timeline")?;
     log.stage("timeline_build", t);
     progress.say(format!("timeline: {} rows", timeline.height()));
@@ -132,7 +132,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
         .with_context(|| format!("creating output folder {}", opts.out.display()))?;
 
     // Detection runs before the Parquet write: it adds ioc:/finding: tags to the rows.
-    let t = Instant::now();
+    let t = StageStart::now();
     detect_opts.inputs = log.inputs.clone();
     let detection = detect::run(&mut timeline, &detect_opts).context("detecting chains")?;
     for w in &detection.warnings {
@@ -145,7 +145,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
     log.stage("detection", t);
     progress.say(format!("findings: {}", findings.len()));
 
-    let t = Instant::now();
+    let t = StageStart::now();
     timeline::write_parquet(&timeline, &opts.out.join("timeline.parquet"))
         .context("writing timeline.parquet")?;
     log.stage("parquet_write", t);
@@ -156,7 +156,7 @@ pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Res
 
     // The report reads only what was saved above, as `chainline report OUT` does; the
     // timeline it would read back is the frame just written, so it is handed over.
-    let t = Instant::now();
+    let t = StageStart::now();
     let report = crate::report::render_saved_timeline(&opts.out, timeline.clone())
         .context("writing report.html")?;
     log.stage("report_render", t);
