@@ -268,22 +268,31 @@ pub fn assemble(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
 }
 
 fn sort_order(df: &DataFrame) -> PolarsResult<Vec<IdxSize>> {
-    let ts: Vec<Option<i64>> = df.column("ts")?.datetime()?.physical().iter().collect();
     // Plain slices borrowed from the columns' chunks (no rechunked copy):
-    // `ChunkedArray::get` per comparison was most of the sort's time.
-    let mut keys: Vec<Vec<&str>> = Vec::with_capacity(4);
-    for name in ["source", "artifact", "record", "kind"] {
-        keys.push(
-            df.column(name)?
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or(""))
-                .collect(),
-        );
-    }
+    // `ChunkedArray::get` per comparison was most of the sort's time. Read on all cores.
+    let (ts, keys) = rayon::join(
+        || -> PolarsResult<Vec<Option<i64>>> {
+            Ok(df.column("ts")?.datetime()?.physical().iter().collect())
+        },
+        || {
+            ["source", "artifact", "record", "kind"]
+                .par_iter()
+                .map(|name| -> PolarsResult<Vec<&str>> {
+                    Ok(df
+                        .column(name)?
+                        .str()?
+                        .iter()
+                        .map(|v| v.unwrap_or(""))
+                        .collect())
+                })
+                .collect::<PolarsResult<Vec<Vec<&str>>>>()
+        },
+    );
+    let (ts, keys) = (ts?, keys?);
     let mut order: Vec<IdxSize> = (0..ts.len() as IdxSize).collect();
-    // `sort_by` is stable: rows equal on every key keep their source order.
-    order.sort_by(|&a, &b| {
+    // `par_sort_by` is stable (a merge sort on all cores): rows equal on every key keep
+    // their source order, so the order does not depend on the thread count.
+    order.par_sort_by(|&a, &b| {
         let (a, b) = (a as usize, b as usize);
         let by_time = match (ts[a], ts[b]) {
             (Some(x), Some(y)) => x.cmp(&y),
