@@ -160,6 +160,41 @@ fn explorer_cap_keeps_the_chain_and_says_what_it_left_out() {
     assert!(block.contains("BackupAgent") && !block.contains("MobileSafari"));
 }
 
+/// A row the analyst tagged is kept under the cap like a chain's rows.
+#[test]
+fn explorer_cap_keeps_rows_the_analyst_tagged() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_case(dir.path());
+    let embeds_the_later_message = |dir: &Path| {
+        chainline::report::render_with(dir, &chainline::report::Options { explorer_cap: 8 })
+            .unwrap();
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(
+            !html.contains("annotations.json is not valid"),
+            "annotations unread"
+        );
+        let start = html.find("id=\"timeline-data\">").unwrap();
+        let block = &html[start..start + html[start..].find("</script>").unwrap()];
+        assert!(block.contains("\"n\":8,\"total\":13"));
+        // The message sent days after the chain, to +15555550100 (as is message 1, an
+        // earlier row left out either way); the tag is listed only for an embedded row.
+        let kept = block.contains("\"+15555550100\"");
+        assert_eq!(kept, block.contains("look-again"));
+        kept
+    };
+    assert!(!embeds_the_later_message(dir.path()), "kept without a tag");
+    std::fs::write(
+        dir.path().join("annotations.json"),
+        format!(
+            r#"{{"tags": [{{"artifact": "{}", "record": "message:4", "tag": "look-again",
+                "added": "2024-01-01T00:00:00Z"}}]}}"#,
+            common::SMS_DB
+        ),
+    )
+    .unwrap();
+    assert!(embeds_the_later_message(dir.path()), "tagged row left out");
+}
+
 #[test]
 fn missing_findings_is_shown_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

@@ -465,8 +465,10 @@ fn template(
     if has_marker(message) {
         return false;
     }
-    // Very short values would match inside unrelated words and save nothing.
-    let usable = |v: &str| v.len() >= 4 && !has_marker(v);
+    // Very short values would match inside unrelated words and save nothing. A value
+    // holding a marker character needs no test of its own: the message holds none, so
+    // such a value is never found in it.
+    let usable = |v: &str| v.len() >= 4;
     // The first occurrence of each, replaced as `replacen(_, _, 1)` would in turn:
     // the target first, then the actor in what is left. Each is (offset, length, marker).
     let target_at = if usable(target) {

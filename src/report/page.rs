@@ -110,24 +110,57 @@ pub(crate) fn build(
     cols: &Columns,
     colors: &BTreeMap<String, String>,
 ) -> anyhow::Result<Built> {
+    // The activity charts need no marks: drawn on another core meanwhile.
+    let (activity, marked) = rayon::join(
+        || activity::activity(saved, cols, colors),
+        || finding_cards(saved, cols, colors),
+    );
+    let (cards, marks) = marked?;
+    let log = &saved.log;
+    let page = Page {
+        version: log.version.clone(),
+        problems: saved.problems.clone(),
+        case: summary::case(saved, colors),
+        verdict: findings::verdict(&saved.findings),
+        findings: cards,
+        activity: activity?,
+        // Filled in once the explorer's rows are chosen (they depend on `marks`).
+        explorer: ExplorerView::default(),
+        artifacts: summary::artifacts(log),
+        method: summary::method(log),
+    };
+    Ok(Built { page, marks })
+}
+
+/// The findings' cards, most serious first, and the rows they and the tags mark.
+fn finding_cards(
+    saved: &Saved,
+    cols: &Columns,
+    colors: &BTreeMap<String, String>,
+) -> anyhow::Result<(Vec<FindingView>, RowMarks)> {
     let log = &saved.log;
     let mut marks = RowMarks {
         analyst_tags: analyst_tags(saved, cols),
         findings: BTreeMap::new(),
         priority: vec![false; cols.len()],
     };
-    for (i, tags) in cols.tag_ids.iter().enumerate() {
-        let tags = cols
-            .tag_sets
-            .get(*tags as usize)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if tags
-            .iter()
-            .any(|t| t.starts_with("ioc:") || t.starts_with("finding:"))
-            || marks.analyst_tags.contains_key(&i)
-        {
+    // Whether each distinct tag list marks its rows, decided once per list.
+    let marking: Vec<bool> = cols
+        .tag_sets
+        .iter()
+        .map(|tags| {
+            tags.iter()
+                .any(|t| t.starts_with("ioc:") || t.starts_with("finding:"))
+        })
+        .collect();
+    for (i, set) in cols.tag_ids.iter().enumerate() {
+        if marking.get(*set as usize).copied().unwrap_or(false) {
             marks.priority[i] = true;
+        }
+    }
+    for &i in marks.analyst_tags.keys() {
+        if let Some(p) = marks.priority.get_mut(i) {
+            *p = true;
         }
     }
     let windows: HashMap<&str, f64> = log
@@ -153,19 +186,7 @@ pub(crate) fn build(
             .then_with(|| a.start.cmp(&b.start))
             .then_with(|| a.id.cmp(&b.id))
     });
-    let page = Page {
-        version: log.version.clone(),
-        problems: saved.problems.clone(),
-        case: summary::case(saved, colors),
-        verdict: findings::verdict(&saved.findings),
-        findings: cards,
-        activity: activity::activity(saved, cols, colors)?,
-        // Filled in once the explorer's rows are chosen (they depend on `marks`).
-        explorer: ExplorerView::default(),
-        artifacts: summary::artifacts(log),
-        method: summary::method(log),
-    };
-    Ok(Built { page, marks })
+    Ok((cards, marks))
 }
 
 /// An RFC 3339 time to the second, for headlines.
