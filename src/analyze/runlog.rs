@@ -362,6 +362,7 @@ mod tests {
         assert!(a >= 0.0 && b >= a, "{a} then {b}");
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn peak_rss_is_read_in_mib_and_covers_touched_memory() {
         let before = super::peak_rss_mib().expect("VmHWM on Linux");
