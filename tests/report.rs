@@ -266,3 +266,65 @@ fn empty_timeline_renders() {
     assert!(html.contains("No row has a time, so there is nothing to draw."));
     assert!(html.contains("This page holds <b>0</b> of the timeline’s <b>0</b> rows"));
 }
+
+/// The payload of a page's explorer, parsed.
+fn payload(html: &str) -> serde_json::Value {
+    let start = html
+        .find(r#"<script type="application/json" id="timeline-data">"#)
+        .expect("payload block")
+        + r#"<script type="application/json" id="timeline-data">"#.len();
+    let end = start + html[start..].find("</script>").expect("payload end");
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+/// A case folder holding two phones' rows names each row's phone; one phone is named
+/// once (tests/snapshots/report.html).
+#[test]
+fn explorer_names_each_rows_phone_when_there_are_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for (device, events) in [
+        (common::UDID, common::events()),
+        (
+            "second-phone",
+            common::events().into_iter().take(3).collect(),
+        ),
+    ] {
+        let mut b = chainline::timeline::TimelineBuilder::new(device);
+        for e in events {
+            b.push(e);
+        }
+        frames.push(b.finish().unwrap());
+    }
+    let tl = chainline::timeline::assemble(frames).unwrap();
+    chainline::timeline::write_parquet(&tl, &dir.path().join("timeline.parquet")).unwrap();
+    std::fs::write(dir.path().join("findings.json"), r#"{"findings": []}"#).unwrap();
+    std::fs::write(
+        dir.path().join("run.json"),
+        serde_json::to_vec(&common::run_log(&tl)).unwrap(),
+    )
+    .unwrap();
+    chainline::report::render(dir.path()).unwrap();
+    let p = payload(&std::fs::read_to_string(dir.path().join("report.html")).unwrap());
+
+    let n = p["n"].as_u64().unwrap() as usize;
+    assert_eq!(n, common::events().len() + 3);
+    let dict = p["device"]["d"].as_array().unwrap();
+    let shown: Vec<&str> = p["device"]["m"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| match v {
+            serde_json::Value::Number(i) => dict[i.as_u64().unwrap() as usize].as_str().unwrap(),
+            other => other.as_str().unwrap(),
+        })
+        .collect();
+    assert_eq!(shown.len(), n);
+    let count = |d: &str| shown.iter().filter(|s| **s == d).count();
+    assert_eq!(count("second-phone"), 3);
+    assert_eq!(count(common::UDID), n - 3);
+
+    // The same timeline from one phone: a single name.
+    let one = rendered_case().1;
+    assert_eq!(payload(&one)["device"], common::UDID);
+}
