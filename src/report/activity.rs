@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use polars::prelude::*;
 use serde::Serialize;
 
 use super::charts::{self, ActivityPlot, HeatmapPlot, SourceActivity};
@@ -62,36 +61,7 @@ pub(crate) fn activity(
     let from_s = (from / MICROS).div_euclid(bucket_s) * bucket_s;
     let to_s = (last / MICROS).div_euclid(bucket_s) * bucket_s;
 
-    let counts = saved
-        .timeline
-        .clone()
-        .lazy()
-        .filter(col("ts").is_not_null())
-        .select([
-            col("source"),
-            col("ts")
-                .cast(DataType::Int64)
-                .floor_div(lit(bucket_s * MICROS))
-                .alias("bucket"),
-        ])
-        .filter(col("bucket").gt_eq(lit(from_s / bucket_s)))
-        .group_by([col("source"), col("bucket")])
-        .agg([len().alias("rows")])
-        .sort(["source", "bucket"], SortMultipleOptions::default())
-        .collect()?;
-    let src = counts.column("source")?.str()?.clone();
-    let bucket = counts.column("bucket")?.i64()?.clone();
-    let rows = counts.column("rows")?.cast(&DataType::UInt64)?;
-    let rows = rows.u64()?;
-    let mut per_source: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
-    for ((s, b), r) in src.iter().zip(bucket.iter()).zip(rows.iter()) {
-        if let (Some(s), Some(b), Some(r)) = (s, b, r) {
-            per_source
-                .entry(s.to_string())
-                .or_default()
-                .push((b * bucket_s, r));
-        }
-    }
+    let mut per_source = source_buckets(cols, &timed, bucket_s, from_s);
     let mut sources: Vec<SourceActivity> = saved
         .log
         .rows_by_source
@@ -139,7 +109,7 @@ pub(crate) fn activity(
     if !finding_starts.is_empty() {
         caption.push_str(" Red lines mark where findings start.");
     }
-    let (heatmap_svg, heatmap_caption) = heatmap(saved, &timed, &finding_starts)?;
+    let (heatmap_svg, heatmap_caption) = heatmap(&timed, &finding_starts)?;
     Ok(Activity {
         svg,
         caption,
@@ -148,11 +118,7 @@ pub(crate) fn activity(
     })
 }
 
-fn heatmap(
-    saved: &Saved,
-    timed: &[i64],
-    finding_starts: &[(i64, String)],
-) -> anyhow::Result<(String, String)> {
+fn heatmap(timed: &[i64], finding_starts: &[(i64, String)]) -> anyhow::Result<(String, String)> {
     const DAY: i64 = 86_400 * MICROS;
     let (Some(&first), Some(&last)) = (timed.first(), timed.last()) else {
         return Ok((String::new(), String::new()));
@@ -166,35 +132,7 @@ fn heatmap(
         .unwrap_or(last);
     let end_day = anchor.div_euclid(DAY);
     let start_day = (end_day - HEATMAP_DAYS + 1).max(first.div_euclid(DAY));
-    let counts = saved
-        .timeline
-        .clone()
-        .lazy()
-        .filter(col("ts").is_not_null())
-        .select([col("ts").cast(DataType::Int64).alias("us")])
-        .filter(
-            col("us")
-                .gt_eq(lit(start_day * DAY))
-                .and(col("us").lt(lit((end_day + 1) * DAY))),
-        )
-        .select([
-            col("us").floor_div(lit(DAY)).alias("day"),
-            (col("us").floor_div(lit(3600 * MICROS)) % lit(24i64)).alias("hour"),
-        ])
-        .group_by([col("day"), col("hour")])
-        .agg([len().alias("rows")])
-        .sort(["day", "hour"], SortMultipleOptions::default())
-        .collect()?;
-    let day = counts.column("day")?.i64()?.clone();
-    let hour = counts.column("hour")?.i64()?.clone();
-    let rows = counts.column("rows")?.cast(&DataType::UInt64)?;
-    let rows = rows.u64()?;
-    let cells: Vec<(i64, u32, u64)> = day
-        .iter()
-        .zip(hour.iter())
-        .zip(rows.iter())
-        .filter_map(|((d, h), r)| Some((d?, u32::try_from(h?).ok()?, r?)))
-        .collect();
+    let cells = hour_cells(timed, start_day * DAY, (end_day + 1) * DAY);
     let days: Vec<i64> = (start_day..=end_day).collect();
     let marks: Vec<(i64, u32, String)> = finding_starts
         .iter()
@@ -219,4 +157,125 @@ fn heatmap(
         }
     );
     Ok((svg, caption))
+}
+
+/// Rows per source per bucket of `bucket_s` seconds, from the bucket holding `from_s`
+/// on: each source's `(bucket start in seconds, rows)` in time order. `timed` is the
+/// timeline's times in row order (ascending), so each source's buckets come in order
+/// and are counted in one pass, without a group-by.
+fn source_buckets(
+    cols: &Columns,
+    timed: &[i64],
+    bucket_s: i64,
+    from_s: i64,
+) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let width = bucket_s.saturating_mul(MICROS).max(1);
+    let first_bucket = from_s.div_euclid(bucket_s.max(1));
+    let start = timed.partition_point(|t| t.div_euclid(width) < first_bucket);
+    let mut names: Vec<&str> = Vec::new();
+    let mut counts: Vec<Vec<(i64, u64)>> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
+    for (i, t) in timed.iter().enumerate().skip(start) {
+        let Some(name) = cols.source_stored(i) else {
+            continue;
+        };
+        let k = match last {
+            Some((l, k)) if l == name => k,
+            _ => {
+                let k = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                    names.push(name);
+                    counts.push(Vec::new());
+                    names.len() - 1
+                });
+                last = Some((name, k));
+                k
+            }
+        };
+        let bucket = t.div_euclid(width) * bucket_s;
+        match counts[k].last_mut() {
+            Some((b, n)) if *b == bucket => *n += 1,
+            _ => counts[k].push((bucket, 1)),
+        }
+    }
+    names.into_iter().map(str::to_string).zip(counts).collect()
+}
+
+/// Rows per (day, hour of day) with a time in `[from, to)` microseconds, in order;
+/// `timed` ascending.
+fn hour_cells(timed: &[i64], from: i64, to: i64) -> Vec<(i64, u32, u64)> {
+    const DAY: i64 = 86_400 * MICROS;
+    const HOUR: i64 = 3600 * MICROS;
+    let lo = timed.partition_point(|t| *t < from);
+    let hi = timed.partition_point(|t| *t < to);
+    let mut cells: Vec<(i64, u32, u64)> = Vec::new();
+    for t in &timed[lo..hi.max(lo)] {
+        let day = t.div_euclid(DAY);
+        let hour = t.div_euclid(HOUR).rem_euclid(24) as u32;
+        match cells.last_mut() {
+            Some((d, h, n)) if *d == day && *h == hour => *n += 1,
+            _ => cells.push((day, hour, 1)),
+        }
+    }
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{self, Event, TimelineBuilder};
+    use std::collections::BTreeMap;
+
+    const SOURCES: [&str; 3] = ["sms", "manifest", "a-source-name-longer-than-twelve"];
+
+    /// The timeline's columns for rows at `times` (µs) from the sources given by index.
+    fn columns(rows: &[(i64, usize)]) -> Columns {
+        let mut b = TimelineBuilder::new("phone");
+        for &(t, s) in rows {
+            let ts = chrono::DateTime::from_timestamp_micros(t);
+            b.push(Event::new(SOURCES[s], "k", ts).at("a", "r:1"));
+        }
+        let tl = timeline::assemble(vec![b.finish().unwrap()]).unwrap();
+        Columns::new(&tl).unwrap()
+    }
+
+    proptest::proptest! {
+        /// One pass over the sorted rows counts what a plain map of every row counts.
+        #[test]
+        fn counts_agree_with_counting_every_row(
+            rows in proptest::collection::vec(
+                (-5_000_000_000_000i64..40_000_000_000_000, 0..SOURCES.len()), 0..300),
+            bucket_s in proptest::sample::select(vec![60i64, 3600, 86_400, 7 * 86_400]),
+            from_back in 0i64..5_000_000,
+        ) {
+            let cols = columns(&rows);
+            let timed: Vec<i64> = cols.ts.iter().map_while(|t| *t).collect();
+            proptest::prop_assert_eq!(timed.len(), rows.len());
+            let from_s = (timed.first().copied().unwrap_or(0) / MICROS + from_back)
+                .div_euclid(bucket_s) * bucket_s;
+
+            let mut want: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+            for &(t, s) in &rows {
+                let b = t.div_euclid(bucket_s * MICROS) * bucket_s;
+                if b >= from_s {
+                    *want.entry(SOURCES[s].to_string()).or_default().entry(b).or_default() += 1;
+                }
+            }
+            let want: BTreeMap<String, Vec<(i64, u64)>> =
+                want.into_iter().map(|(s, m)| (s, m.into_iter().collect())).collect();
+            proptest::prop_assert_eq!(source_buckets(&cols, &timed, bucket_s, from_s), want);
+
+            const DAY: i64 = 86_400 * MICROS;
+            let (from, to) = (from_s * MICROS, from_s * MICROS + 3 * DAY);
+            let mut cells: BTreeMap<(i64, u32), u64> = BTreeMap::new();
+            for &(t, _) in &rows {
+                if (from..to).contains(&t) {
+                    let hour = (t.rem_euclid(DAY) / (3600 * MICROS)) as u32;
+                    *cells.entry((t.div_euclid(DAY), hour)).or_default() += 1;
+                }
+            }
+            let cells: Vec<(i64, u32, u64)> =
+                cells.into_iter().map(|((d, h), n)| (d, h, n)).collect();
+            proptest::prop_assert_eq!(hour_cells(&timed, from, to), cells);
+        }
+    }
 }

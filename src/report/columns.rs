@@ -301,6 +301,11 @@ impl Columns {
             .unwrap_or(&[])
     }
 
+    /// The row's source as stored (not made visible), `None` when null: for grouping.
+    pub fn source_stored(&self, i: usize) -> Option<&str> {
+        (i < self.source.len() && !self.source.is_null(i)).then(|| self.source.value(i))
+    }
+
     /// The row's evidence reference, whole (for lookups, never shortened).
     pub fn key(&self, i: usize) -> (&str, &str) {
         (at(&self.artifact, i), at(&self.record, i))
