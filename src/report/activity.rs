@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use polars::prelude::PlHashMap;
+
 use serde::Serialize;
 
 use super::charts::{self, ActivityPlot, HeatmapPlot, SourceActivity};
@@ -172,6 +174,8 @@ fn source_buckets(
     let width = bucket_s.saturating_mul(MICROS).max(1);
     let first_bucket = from_s.div_euclid(bucket_s.max(1));
     let start = timed.partition_point(|t| t.div_euclid(width) < first_bucket);
+    // Sources by name, looked up only when the source changes from the row before.
+    let mut index: PlHashMap<&str, usize> = PlHashMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut counts: Vec<Vec<(i64, u64)>> = Vec::new();
     let mut last: Option<(&str, usize)> = None;
@@ -182,7 +186,7 @@ fn source_buckets(
         let k = match last {
             Some((l, k)) if l == name => k,
             _ => {
-                let k = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                let k = *index.entry(name).or_insert_with(|| {
                     names.push(name);
                     counts.push(Vec::new());
                     names.len() - 1
