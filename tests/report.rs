@@ -82,15 +82,11 @@ fn attacker_text_is_escaped_everywhere() {
         html.contains("The owner saw no message at that time. &lt;i&gt;not markup&lt;&#x2F;i&gt;")
     );
     // In the JSON block, with no character that could end it.
-    let start = html
-        .find("<script type=\"application/json\" id=\"timeline-data\">")
-        .unwrap();
-    let end = start + html[start..].find("</script>").unwrap();
-    let block = &html[start..end];
+    let block = payload_block(&html);
     // (the digit travels in the numbers list: U+0003 marks its place)
     assert!(block.contains(r"\u003cscript\u003ewindow.__pwned=\u0003\u003c/script\u003e"));
     assert!(block.contains(r"\u2028separator \u0026 \u003c/script\u003e end"));
-    assert!(!block[block.find('>').unwrap() + 1..].contains(['<', '>', '&', '\u{2028}']));
+    assert!(!block.contains(['<', '>', '&', '\u{2028}']));
     // Exactly three scripts: the error recorder, the data block and the explorer.
     assert_eq!(html.matches("<script").count(), 3);
 }
@@ -154,8 +150,7 @@ fn explorer_cap_keeps_the_chain_and_says_what_it_left_out() {
     // The five rows left out are the ones outside every chain's ±15 min window:
     // three earlier days, the later message and the untimed row.
     assert!(html.contains("Left out: 5 rows between 2022-09-10 18:30:00.000000 and 2022-09-14 08:30:00.000000 UTC (1 without a time)"), "left-out note");
-    let start = html.find("id=\"timeline-data\">").unwrap();
-    let block = &html[start..start + html[start..].find("</script>").unwrap()];
+    let block = payload_block(&html);
     assert!(block.contains("\"n\":8,\"total\":13"));
     assert!(block.contains("BackupAgent") && !block.contains("MobileSafari"));
 }
@@ -173,8 +168,7 @@ fn explorer_cap_keeps_rows_the_analyst_tagged() {
             !html.contains("annotations.json is not valid"),
             "annotations unread"
         );
-        let start = html.find("id=\"timeline-data\">").unwrap();
-        let block = &html[start..start + html[start..].find("</script>").unwrap()];
+        let block = payload_block(&html);
         assert!(block.contains("\"n\":8,\"total\":13"));
         // The message sent days after the chain, to +15555550100 (as is message 1, an
         // earlier row left out either way); the tag is listed only for an embedded row.
@@ -267,14 +261,17 @@ fn empty_timeline_renders() {
     assert!(html.contains("This page holds <b>0</b> of the timeline’s <b>0</b> rows"));
 }
 
-/// The payload of a page's explorer, parsed.
-fn payload(html: &str) -> serde_json::Value {
-    let start = html
-        .find(r#"<script type="application/json" id="timeline-data">"#)
-        .expect("payload block")
-        + r#"<script type="application/json" id="timeline-data">"#.len();
+/// The page's explorer payload: the text of its JSON data block.
+fn payload_block(html: &str) -> &str {
+    const OPEN: &str = r#"<script type="application/json" id="timeline-data">"#;
+    let start = html.find(OPEN).expect("payload block") + OPEN.len();
     let end = start + html[start..].find("</script>").expect("payload end");
-    serde_json::from_str(&html[start..end]).unwrap()
+    &html[start..end]
+}
+
+/// The page's explorer payload, parsed.
+fn payload(html: &str) -> serde_json::Value {
+    serde_json::from_str(payload_block(html)).unwrap()
 }
 
 /// A case folder holding two phones' rows names each row's phone; one phone is named
