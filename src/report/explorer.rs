@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::PlHashMap as HashMap;
 use std::fmt::{self, Write};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use serde::Serialize;
 
@@ -551,31 +551,40 @@ struct Encoded<'a> {
 /// One pass that hashes each value once: distinct values numbered in order of first
 /// appearance, with their counts, and each row's number (4 bytes a row).
 ///
-/// The table keeps each value's hash beside it, so growing the table (hundreds of
-/// thousands of distinct record keys and messages at scale 1) never reads the values
-/// again: re-hashing them, scattered across the timeline's text, was a tenth of the
-/// payload's time.
+/// The table holds only value numbers (4 bytes each); each value's hash is kept in a
+/// side list, so growing the table never reads the values again (re-hashing them,
+/// scattered across the timeline's text, was a tenth of the payload's time), and a
+/// probe compares text only when the whole hash matches.
 fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
     let hasher = polars::prelude::PlRandomState::default();
-    let mut ids: std::collections::HashMap<Hashed<'a>, u32, BuildHasherDefault<Stored>> =
-        Default::default();
+    let mut table: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+    let mut hashes: Vec<u64> = Vec::new();
     let mut distinct: Vec<&str> = Vec::new();
     let mut counts: Vec<u32> = Vec::new();
     let mut row_ids: Vec<u32> = Vec::with_capacity(values.size_hint().0);
     for text in values {
-        let key = Hashed {
-            hash: hasher.hash_one(text),
-            text,
+        let hash = hasher.hash_one(text);
+        let found = table.entry(
+            hash,
+            |&id| hashes[id as usize] == hash && distinct[id as usize] == text,
+            |&id| hashes[id as usize],
+        );
+        let id = match found {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let id = distinct.len() as u32;
+                e.insert(id);
+                distinct.push(text);
+                hashes.push(hash);
+                counts.push(0);
+                id
+            }
         };
-        let id = *ids.entry(key).or_insert_with(|| {
-            distinct.push(text);
-            counts.push(0);
-            (distinct.len() - 1) as u32
-        });
         counts[id as usize] += 1;
         row_ids.push(id);
     }
-    drop(ids);
+    drop(table);
+    drop(hashes);
     let mut dict_index: Vec<u32> = vec![u32::MAX; distinct.len()];
     let mut dict: Vec<&str> = Vec::new();
     for (id, v) in distinct.iter().enumerate() {
@@ -589,47 +598,6 @@ fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
         dict_index,
         dict,
         row_ids,
-    }
-}
-
-/// A value with its hash, computed once: the table hashes only the stored number
-/// ([`Stored`]), and equal hashes are confirmed by comparing the text.
-#[derive(Clone, Copy)]
-struct Hashed<'a> {
-    hash: u64,
-    text: &'a str,
-}
-
-impl Hash for Hashed<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(self.hash);
-    }
-}
-
-impl PartialEq for Hashed<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
-    }
-}
-
-impl Eq for Hashed<'_> {}
-
-/// The hasher of [`Hashed`] keys: their hash is the one number they write.
-#[derive(Default)]
-struct Stored(u64);
-
-impl Hasher for Stored {
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached by `Hashed`; still a hash for anything else written.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
