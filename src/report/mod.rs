@@ -78,14 +78,7 @@ fn write(out: &Path, saved: saved::Saved, opts: &Options) -> anyhow::Result<Path
     let distinct = saved.timeline.column("source")?.str()?.unique()?;
     sources.extend(distinct.iter().flatten().map(str::to_string));
     let colors = page::source_colors(sources);
-    let page::Built { mut page, marks } = page::build(&saved, &cols, &colors)?;
-    let plan = explorer::Plan::new(&cols, &marks, opts.explorer_cap);
-    page.explorer = page::ExplorerView {
-        total: page::n(plan.total),
-        embedded: page::n(plan.embedded()),
-        cap: page::n(opts.explorer_cap),
-        left_out: plan.left_out.clone(),
-    };
+    let page::Built { page, marks, plan } = page::build(&saved, &cols, &colors, opts.explorer_cap)?;
     let (head, tail) = render_page(&page, Utc::now())?;
     drop(page);
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::activity::{self, Activity};
 use super::charts;
 use super::columns::Columns;
-use super::explorer::{LeftOut, RowMarks};
+use super::explorer::{LeftOut, Plan, RowMarks};
 use super::findings::{self, FindingView, Verdict};
 use super::saved::{severity_rank, Saved};
 use super::summary::{self, Artifacts, Case, Method};
@@ -103,19 +103,30 @@ fn analyst_tags(saved: &Saved, cols: &Columns) -> BTreeMap<usize, Vec<String>> {
 pub(crate) struct Built {
     pub page: Page,
     pub marks: RowMarks,
+    /// The explorer's rows (they depend on `marks`).
+    pub plan: Plan,
 }
 
+/// The page, the rows its findings and tags mark, and the explorer's rows (at most
+/// `explorer_cap`).
 pub(crate) fn build(
     saved: &Saved,
     cols: &Columns,
     colors: &BTreeMap<String, String>,
+    explorer_cap: usize,
 ) -> anyhow::Result<Built> {
-    // The activity charts need no marks: drawn on another core meanwhile.
+    // The activity charts need no marks: drawn on one core while the other makes the
+    // finding cards and then chooses the explorer's rows.
     let (activity, marked) = rayon::join(
         || activity::activity(saved, cols, colors),
-        || finding_cards(saved, cols, colors),
+        || {
+            finding_cards(saved, cols, colors).map(|(cards, marks)| {
+                let plan = Plan::new(cols, &marks, explorer_cap);
+                (cards, marks, plan)
+            })
+        },
     );
-    let (cards, marks) = marked?;
+    let (cards, marks, plan) = marked?;
     let log = &saved.log;
     let page = Page {
         version: log.version.clone(),
@@ -124,12 +135,16 @@ pub(crate) fn build(
         verdict: findings::verdict(&saved.findings),
         findings: cards,
         activity: activity?,
-        // Filled in once the explorer's rows are chosen (they depend on `marks`).
-        explorer: ExplorerView::default(),
+        explorer: ExplorerView {
+            total: n(plan.total),
+            embedded: n(plan.embedded()),
+            cap: n(explorer_cap),
+            left_out: plan.left_out.clone(),
+        },
         artifacts: summary::artifacts(log),
         method: summary::method(log),
     };
-    Ok(Built { page, marks })
+    Ok(Built { page, marks, plan })
 }
 
 /// The findings' cards, most serious first, and the rows they and the tags mark.
