@@ -555,9 +555,9 @@ struct Encoded<'a> {
 /// appearance, with their counts, and each row's number (4 bytes a row).
 ///
 /// The table holds only value numbers (4 bytes each); each value's hash is kept in a
-/// side list, so growing the table never reads the values again (re-hashing them,
-/// scattered across the timeline's text, was a tenth of the payload's time), and a
-/// probe compares text only when the whole hash matches.
+/// side list, so growing the table never reads the values again (they lie scattered
+/// across the timeline's text), and a probe compares text only when the whole hash
+/// matches.
 fn encode<'a>(values: impl Iterator<Item = &'a str>) -> Encoded<'a> {
     let hasher = polars::prelude::PlRandomState::default();
     let mut table: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
