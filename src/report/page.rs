@@ -30,7 +30,7 @@ pub(crate) struct Page {
     pub method: Method,
 }
 
-#[derive(Default, Serialize)]
+#[derive(Serialize)]
 pub(crate) struct ExplorerView {
     pub total: String,
     pub embedded: String,
