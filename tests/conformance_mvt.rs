@@ -190,6 +190,17 @@ fn mvt_backup_sms_datausage_tcc_safari() {
     assert!(live
         .iter()
         .all(|r| r.kind == "network_usage" && !r.tags.contains(&"orphan".to_string())));
+    // 31 of the 40 ZPROCNAMEs are `<UUID>/<bundle id>` (sqlite3: SELECT count(*) FROM
+    // ZPROCESS WHERE ZPROCNAME LIKE '________-____-____-____-____________/%'): each is
+    // named by its bundle id, and no actor is a bare UUID.
+    assert!(du.iter().all(|r| !uuid_shaped(&r.actor)), "a bare UUID as actor");
+    let apps: std::collections::BTreeSet<&str> = du
+        .iter()
+        .filter(|r| r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:")))
+        .map(|r| r.actor.as_str())
+        .collect();
+    assert_eq!(apps.len(), 31);
+    assert!(apps.contains("com.apple.facetime") && apps.contains("com.apple.mobilecal"));
     let a = artifact("datausage");
     assert_eq!(
         a["artifact"],
@@ -271,10 +282,13 @@ fn mvt_backup_sms_datausage_tcc_safari() {
             m["isodate"].as_str().unwrap(),
             "{rec}"
         );
-        assert_eq!(
-            find("process_first_seen").actor,
-            name.split('/').next().unwrap()
-        );
+        // `<UUID>/<bundle id>` names an app by its bundle id (MVT keeps the raw name).
+        let expected_actor = match name.split_once('/') {
+            Some((head, bundle)) if uuid_shaped(head) => bundle,
+            Some((head, _)) => head,
+            None => name,
+        };
+        assert_eq!(find("process_first_seen").actor, expected_actor, "{rec}");
         if let Some(lid) = m["live_id"].as_i64() {
             let lrec = format!("ZLIVEUSAGE:{lid}");
             let l = du
@@ -287,7 +301,7 @@ fn mvt_backup_sms_datausage_tcc_safari() {
             };
             assert_eq!(l.bytes_in, Some(sum("wifi_in", "wwan_in")), "{lrec}");
             assert_eq!(l.bytes_out, Some(sum("wifi_out", "wwan_out")), "{lrec}");
-            assert_eq!(l.actor, name.split('/').next().unwrap());
+            assert_eq!(l.actor, expected_actor, "{lrec}");
         }
     }
     assert_eq!(
@@ -318,4 +332,10 @@ fn mvt_backup_sms_datausage_tcc_safari() {
         .chain(sms.iter())
         .chain(tcc.iter())
         .all(|r| !r.ts.is_empty() && r.bytes_out.is_none_or(|b| b >= 0)));
+}
+
+/// 8-4-4-4-12 hex digits, written here independently of chainline's own check.
+fn uuid_shaped(s: &str) -> bool {
+    let lens: Vec<usize> = s.split('-').map(str::len).collect();
+    lens == [8, 4, 4, 4, 12] && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
 }

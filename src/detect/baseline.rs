@@ -97,7 +97,7 @@ pub fn process_name(s: &str) -> &str {
     let s = s.trim().trim_end_matches('/');
     let mut parts = s.rsplit('/');
     let last = parts.next().unwrap_or(s);
-    if looks_like_uuid(last) {
+    if crate::timeline::is_uuid(last) {
         if let Some(prev) = parts.next().filter(|p| !p.is_empty()) {
             return prev;
         }
@@ -105,11 +105,6 @@ pub fn process_name(s: &str) -> &str {
     last
 }
 
-fn looks_like_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-        && s.matches('-').count() == 4
-}
 
 pub fn is_process_source(source: &str) -> bool {
     matches!(

@@ -283,19 +283,11 @@ fn sigterm_time(rest: &str) -> Option<DateTime<Utc>> {
 /// UUID-shaped component is dropped. The message keeps the path as written.
 fn executable(path: &str) -> &str {
     match path.rsplit_once('/') {
-        Some((head, last)) if is_uuid(last) && !head.is_empty() => head,
+        Some((head, last)) if crate::timeline::is_uuid(last) && !head.is_empty() => head,
         _ => path,
     }
 }
 
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
-}
 
 #[cfg(test)]
 mod tests {

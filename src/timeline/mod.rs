@@ -38,6 +38,18 @@ pub const COLUMNS: [&str; 12] = [
 /// as they fill); about 670 MB of address space for the builder's columns.
 pub const MAX_RESERVE_ROWS: usize = 1 << 22;
 
+/// A UUID as Apple writes it in paths and names: five groups of 8-4-4-4-12 hex digits
+/// (e.g. the last component of a shutdown.log client path, the app-container prefix
+/// of a DataUsage process name). The one check every module uses.
+pub fn is_uuid(s: &str) -> bool {
+    let mut groups = s.split('-');
+    [8, 4, 4, 4, 12].iter().all(|&n| {
+        groups
+            .next()
+            .is_some_and(|g| g.len() == n && g.bytes().all(|c| c.is_ascii_hexdigit()))
+    }) && groups.next().is_none()
+}
+
 /// One timeline row as a source produces it. `ts` is `None` when the evidence row
 /// has no usable time (zero, NULL or absurd): the row is kept, the time left empty.
 #[derive(Debug, Clone, Default, PartialEq)]

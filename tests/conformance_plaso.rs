@@ -1,0 +1,223 @@
+//! Conformance against real iOS artifacts published as plaso's test data
+//! (../shared/testdata/plaso_ios, facts in its README). Each file is copied into a
+//! made-up case folder (a filesystem dump or a sysdiagnose) in a temp dir, never
+//! written where it lies. Skips cleanly when ../shared is absent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chainline::timeline;
+
+#[derive(Debug)]
+struct Row {
+    ts: Option<i64>,
+    source: String,
+    kind: String,
+    actor: String,
+    target: String,
+    record: String,
+    tags: Vec<String>,
+}
+
+fn plaso(name: &str) -> Option<PathBuf> {
+    let p = chainline::shared_dir()?.join("testdata/plaso_ios").join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} absent", p.display());
+        None
+    }
+}
+
+/// Copies `files` (source file → path inside the case) into a fresh case folder,
+/// analyses it and returns the rows and run.json.
+fn analyze(files: &[(&Path, &str)]) -> (Vec<Row>, serde_json::Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    for (from, to) in files {
+        let dest = case.join(to);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from, &dest).unwrap();
+    }
+    let out = dir.path().join("out");
+    let opts = chainline::analyze::Options {
+        inputs: vec![case],
+        out: out.clone(),
+        quiet: true,
+        ..Default::default()
+    };
+    chainline::analyze::run(&opts).unwrap();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    (read_rows(&out.join("timeline.parquet")), run, dir)
+}
+
+fn read_rows(path: &Path) -> Vec<Row> {
+    let df = timeline::read_parquet(path).unwrap();
+    let s = |n: &str| df.column(n).unwrap().str().unwrap().clone();
+    let ts = df.column("ts").unwrap().datetime().unwrap().physical().clone();
+    let (source, kind, actor, target, record) =
+        (s("source"), s("kind"), s("actor"), s("target"), s("record"));
+    let tags = df.column("tags").unwrap().list().unwrap().clone();
+    (0..df.height())
+        .map(|k| Row {
+            ts: ts.get(k),
+            source: source.get(k).unwrap_or("").into(),
+            kind: kind.get(k).unwrap_or("").into(),
+            actor: actor.get(k).unwrap_or("").into(),
+            target: target.get(k).unwrap_or("").into(),
+            record: record.get(k).unwrap_or("").into(),
+            tags: tags
+                .get_as_series(k)
+                .map(|s| {
+                    s.str()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t.unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Runs a query on a read-only copy of a real database (independent of chainline).
+fn sqlite_rows<T>(
+    db: &Path,
+    sql: &str,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(db, &copy).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(&copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], f).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Cocoa seconds (REAL) → Unix microseconds, as the spec defines them (2001-01-01 UTC).
+fn cocoa_micros(s: f64) -> i64 {
+    ((s + 978_307_200.0) * 1e6).round() as i64
+}
+
+fn artifact<'a>(run: &'a serde_json::Value, source: &str) -> &'a serde_json::Value {
+    run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source"] == source && a["status"] != "missing")
+        .unwrap_or_else(|| panic!("no {source} artifact in run.json"))
+}
+
+/// Each ZPROCESS row's first and last time, as sqlite3 reads them, against the rows.
+fn check_processes(db: &Path, rows: &[Row], source: &str) {
+    let expected: BTreeMap<String, (Option<f64>, Option<f64>)> = sqlite_rows(
+        db,
+        "SELECT Z_PK, ZFIRSTTIMESTAMP, ZTIMESTAMP FROM ZPROCESS",
+        |r| Ok((format!("ZPROCESS:{}", r.get::<_, i64>(0)?), (r.get(1)?, r.get(2)?))),
+    )
+    .into_iter()
+    .collect();
+    for (rec, (first, last)) in &expected {
+        for (kind, t) in [("process_first_seen", first), ("process_last_seen", last)] {
+            let row = rows
+                .iter()
+                .find(|r| r.source == source && &r.record == rec && r.kind == kind)
+                .unwrap_or_else(|| panic!("{rec} {kind} missing"));
+            let want = t.filter(|v| *v > 0.0).map(cocoa_micros);
+            // Microseconds from REAL seconds: allow the last digit of rounding.
+            match (row.ts, want) {
+                (Some(a), Some(b)) => assert!((a - b).abs() <= 1, "{rec} {kind}: {a} vs {b}"),
+                (a, b) => assert_eq!(a, b, "{rec} {kind}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn datausage_ios16_as_a_filesystem_dump() {
+    let Some(db) = plaso("DataUsage.sqlite") else {
+        return;
+    };
+    let (rows, run, _dir) = analyze(&[(
+        &db,
+        "private/var/wireless/Library/Databases/DataUsage.sqlite",
+    )]);
+    let du: Vec<&Row> = rows.iter().filter(|r| r.source == "datausage").collect();
+    // README: 371 ZPROCESS, 887 ZLIVEUSAGE rows.
+    let procs: BTreeSet<&str> = du
+        .iter()
+        .filter(|r| r.record.starts_with("ZPROCESS:"))
+        .map(|r| r.record.as_str())
+        .collect();
+    assert_eq!(procs.len(), 371);
+    assert_eq!(du.iter().filter(|r| r.kind == "process_first_seen").count(), 371);
+    let live: Vec<&&Row> = du.iter().filter(|r| r.record.starts_with("ZLIVEUSAGE:")).collect();
+    assert_eq!(live.len(), 887);
+    // ZKIND 0: 885, 2: 1, 255: 1.
+    let kinds = |k: &str| live.iter().filter(|r| r.tags.iter().any(|t| t == k)).count();
+    assert_eq!((kinds("zkind:0"), kinds("zkind:2"), kinds("zkind:255")), (885, 1, 1));
+    // The three name forms: 35 `<UUID>/<bundle id>` named by their bundle id.
+    let apps = du
+        .iter()
+        .filter(|r| r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:")))
+        .count();
+    assert_eq!(apps, 35);
+    assert!(du.iter().any(|r| r.actor == "com.apple.Translate"));
+    assert!(du.iter().any(|r| r.actor == "mDNSResponder" && r.target == "com.apple.datausage.dns"));
+    assert!(du.iter().any(|r| r.actor == "CumulativeUsageTracker"));
+    // ZLIVEUSAGE times run 2023-04-11 14:45:15 → 2023-05-20 19:40:36 UTC.
+    let lt: Vec<i64> = live.iter().filter_map(|r| r.ts).collect();
+    let fmt = |m: i64| {
+        chainline::timeline::time::from_micros(m)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    assert_eq!(fmt(*lt.iter().min().unwrap()), "2023-04-11 14:45:15");
+    assert_eq!(fmt(*lt.iter().max().unwrap()), "2023-05-20 19:40:36");
+    check_processes(&db, &rows, "datausage");
+    // Rotation is a fact, not a failure: Z_MAX 1,766 for 887 rows.
+    let a = artifact(&run, "datausage");
+    assert_eq!(a["status"], "parsed", "{a}");
+    assert_eq!(a["facts"]["zliveusage_z_max"], 1766);
+}
+
+#[test]
+fn netusage_as_a_filesystem_dump() {
+    let Some(db) = plaso("netusage.sqlite") else {
+        return;
+    };
+    let (rows, _run, _dir) = analyze(&[(&db, "private/var/networkd/netusage.sqlite")]);
+    let nu: Vec<&Row> = rows.iter().filter(|r| r.source == "netusage").collect();
+    // README: 260 ZPROCESS, 335 ZLIVEUSAGE; none with a UUID prefix; daemons without
+    // bundle id (configd, mDNSResponder).
+    assert_eq!(nu.iter().filter(|r| r.kind == "process_first_seen").count(), 260);
+    assert_eq!(nu.iter().filter(|r| r.record.starts_with("ZLIVEUSAGE:")).count(), 335);
+    assert!(!nu.iter().any(|r| r.tags.iter().any(|t| t.starts_with("app_uuid:"))));
+    let configd = nu
+        .iter()
+        .find(|r| r.actor == "configd" && r.kind == "process_first_seen")
+        .expect("configd");
+    assert!(configd.tags.iter().any(|t| t == "no_bundle_id"));
+    assert!(configd.target.is_empty());
+    check_processes(&db, &rows, "netusage");
+    // ZLIVEUSAGE times 2021-01-17 19:23:37 → 2021-02-19 21:14:37 UTC (README; the
+    // latest ZPROCESS.ZTIMESTAMP is later, 2021-02-20 01:05:30).
+    let ts: Vec<i64> = nu
+        .iter()
+        .filter(|r| r.record.starts_with("ZLIVEUSAGE:"))
+        .filter_map(|r| r.ts)
+        .collect();
+    let fmt = |m: i64| {
+        chainline::timeline::time::from_micros(m)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    assert_eq!(fmt(*ts.iter().min().unwrap()), "2021-01-17 19:23:37");
+    assert_eq!(fmt(*ts.iter().max().unwrap()), "2021-02-19 21:14:37");
+}
