@@ -193,10 +193,15 @@ fn mvt_backup_sms_datausage_tcc_safari() {
     // 31 of the 40 ZPROCNAMEs are `<UUID>/<bundle id>` (sqlite3: SELECT count(*) FROM
     // ZPROCESS WHERE ZPROCNAME LIKE '________-____-____-____-____________/%'): each is
     // named by its bundle id, and no actor is a bare UUID.
-    assert!(du.iter().all(|r| !uuid_shaped(&r.actor)), "a bare UUID as actor");
+    assert!(
+        du.iter().all(|r| !uuid_shaped(&r.actor)),
+        "a bare UUID as actor"
+    );
     let apps: std::collections::BTreeSet<&str> = du
         .iter()
-        .filter(|r| r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:")))
+        .filter(|r| {
+            r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:"))
+        })
         .map(|r| r.actor.as_str())
         .collect();
     assert_eq!(apps.len(), 31);

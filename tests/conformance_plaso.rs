@@ -20,7 +20,9 @@ struct Row {
 }
 
 fn plaso(name: &str) -> Option<PathBuf> {
-    let p = chainline::shared_dir()?.join("testdata/plaso_ios").join(name);
+    let p = chainline::shared_dir()?
+        .join("testdata/plaso_ios")
+        .join(name);
     if p.is_file() {
         Some(p)
     } else {
@@ -55,7 +57,13 @@ fn analyze(files: &[(&Path, &str)]) -> (Vec<Row>, serde_json::Value, tempfile::T
 fn read_rows(path: &Path) -> Vec<Row> {
     let df = timeline::read_parquet(path).unwrap();
     let s = |n: &str| df.column(n).unwrap().str().unwrap().clone();
-    let ts = df.column("ts").unwrap().datetime().unwrap().physical().clone();
+    let ts = df
+        .column("ts")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
     let (source, kind, actor, target, record) =
         (s("source"), s("kind"), s("actor"), s("target"), s("record"));
     let tags = df.column("tags").unwrap().list().unwrap().clone();
@@ -117,7 +125,12 @@ fn check_processes(db: &Path, rows: &[Row], source: &str) {
     let expected: BTreeMap<String, (Option<f64>, Option<f64>)> = sqlite_rows(
         db,
         "SELECT Z_PK, ZFIRSTTIMESTAMP, ZTIMESTAMP FROM ZPROCESS",
-        |r| Ok((format!("ZPROCESS:{}", r.get::<_, i64>(0)?), (r.get(1)?, r.get(2)?))),
+        |r| {
+            Ok((
+                format!("ZPROCESS:{}", r.get::<_, i64>(0)?),
+                (r.get(1)?, r.get(2)?),
+            ))
+        },
     )
     .into_iter()
     .collect();
@@ -154,20 +167,37 @@ fn datausage_ios16_as_a_filesystem_dump() {
         .map(|r| r.record.as_str())
         .collect();
     assert_eq!(procs.len(), 371);
-    assert_eq!(du.iter().filter(|r| r.kind == "process_first_seen").count(), 371);
-    let live: Vec<&&Row> = du.iter().filter(|r| r.record.starts_with("ZLIVEUSAGE:")).collect();
+    assert_eq!(
+        du.iter().filter(|r| r.kind == "process_first_seen").count(),
+        371
+    );
+    let live: Vec<&&Row> = du
+        .iter()
+        .filter(|r| r.record.starts_with("ZLIVEUSAGE:"))
+        .collect();
     assert_eq!(live.len(), 887);
     // ZKIND 0: 885, 2: 1, 255: 1.
-    let kinds = |k: &str| live.iter().filter(|r| r.tags.iter().any(|t| t == k)).count();
-    assert_eq!((kinds("zkind:0"), kinds("zkind:2"), kinds("zkind:255")), (885, 1, 1));
+    let kinds = |k: &str| {
+        live.iter()
+            .filter(|r| r.tags.iter().any(|t| t == k))
+            .count()
+    };
+    assert_eq!(
+        (kinds("zkind:0"), kinds("zkind:2"), kinds("zkind:255")),
+        (885, 1, 1)
+    );
     // The three name forms: 35 `<UUID>/<bundle id>` named by their bundle id.
     let apps = du
         .iter()
-        .filter(|r| r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:")))
+        .filter(|r| {
+            r.kind == "process_first_seen" && r.tags.iter().any(|t| t.starts_with("app_uuid:"))
+        })
         .count();
     assert_eq!(apps, 35);
     assert!(du.iter().any(|r| r.actor == "com.apple.Translate"));
-    assert!(du.iter().any(|r| r.actor == "mDNSResponder" && r.target == "com.apple.datausage.dns"));
+    assert!(du
+        .iter()
+        .any(|r| r.actor == "mDNSResponder" && r.target == "com.apple.datausage.dns"));
     assert!(du.iter().any(|r| r.actor == "CumulativeUsageTracker"));
     // ZLIVEUSAGE times run 2023-04-11 14:45:15 → 2023-05-20 19:40:36 UTC.
     let lt: Vec<i64> = live.iter().filter_map(|r| r.ts).collect();
@@ -195,9 +225,19 @@ fn netusage_as_a_filesystem_dump() {
     let nu: Vec<&Row> = rows.iter().filter(|r| r.source == "netusage").collect();
     // README: 260 ZPROCESS, 335 ZLIVEUSAGE; none with a UUID prefix; daemons without
     // bundle id (configd, mDNSResponder).
-    assert_eq!(nu.iter().filter(|r| r.kind == "process_first_seen").count(), 260);
-    assert_eq!(nu.iter().filter(|r| r.record.starts_with("ZLIVEUSAGE:")).count(), 335);
-    assert!(!nu.iter().any(|r| r.tags.iter().any(|t| t.starts_with("app_uuid:"))));
+    assert_eq!(
+        nu.iter().filter(|r| r.kind == "process_first_seen").count(),
+        260
+    );
+    assert_eq!(
+        nu.iter()
+            .filter(|r| r.record.starts_with("ZLIVEUSAGE:"))
+            .count(),
+        335
+    );
+    assert!(!nu
+        .iter()
+        .any(|r| r.tags.iter().any(|t| t.starts_with("app_uuid:"))));
     let configd = nu
         .iter()
         .find(|r| r.actor == "configd" && r.kind == "process_first_seen")
@@ -220,4 +260,109 @@ fn netusage_as_a_filesystem_dump() {
     };
     assert_eq!(fmt(*ts.iter().min().unwrap()), "2021-01-17 19:23:37");
     assert_eq!(fmt(*ts.iter().max().unwrap()), "2021-02-19 21:14:37");
+}
+
+/// The PowerLog's recorded `system` offsets, (raw time, offset), read independently.
+fn powerlog_offsets(db: &Path) -> Vec<(f64, f64)> {
+    let mut v = sqlite_rows(
+        db,
+        "SELECT timestamp, system FROM PLStorageOperator_EventForward_TimeOffset ORDER BY timestamp",
+        |r| Ok((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?)),
+    );
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+fn powerlog_case(gzip: bool) {
+    let Some(db) = plaso("powerlog_2021-12-16_05-54_84E2141B.PLSQL") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, member) = if gzip {
+        let gz = tmp.path().join("powerlog.PLSQL.gz");
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        std::io::copy(&mut std::fs::File::open(&db).unwrap(), &mut enc).unwrap();
+        enc.finish().unwrap();
+        (gz, "sysdiagnose_2021.12.16_05-54-00-0500_iPhone-OS_iPhone_19A404/logs/powerlogs/powerlog_2021-12-16_05-54_84E2141B.PLSQL.gz")
+    } else {
+        (db.clone(), "sysdiagnose_2021.12.16_05-54-00-0500_iPhone-OS_iPhone_19A404/logs/powerlogs/powerlog_2021-12-16_05-54_84E2141B.PLSQL")
+    };
+    let (rows, run, _dir) = analyze(&[(&file, member)]);
+    let pl: Vec<&Row> = rows.iter().filter(|r| r.source == "powerlog").collect();
+    let count = |k: &str| pl.iter().filter(|r| r.kind == k).count();
+    // README: 994 launches (322 distinct names), 182 traffic intervals (50 processes),
+    // 382 coalition intervals, 188 application rows.
+    assert_eq!(count("process_launch"), 994);
+    assert_eq!(count("network_interval"), 182);
+    assert_eq!(count("coalition_interval"), 382);
+    assert_eq!(count("app_state"), 188);
+    let names: BTreeSet<&str> = pl
+        .iter()
+        .filter(|r| r.kind == "process_launch")
+        .map(|r| r.actor.as_str())
+        .collect();
+    assert_eq!(names.len(), 322);
+    let traffic: BTreeSet<&str> = pl
+        .iter()
+        .filter(|r| r.kind == "network_interval")
+        .map(|r| r.actor.as_str())
+        .collect();
+    assert_eq!(traffic.len(), 50);
+    // Each row's time is its raw timestamp plus the offset in force (sqlite3 values).
+    let offsets = powerlog_offsets(&db);
+    assert_eq!(offsets.len(), 7);
+    let adjust = |raw: f64| {
+        let i = offsets.partition_point(|(t, _)| *t <= raw).saturating_sub(1);
+        ((raw + offsets[i].1) * 1e6).round() as i64
+    };
+    let launches: BTreeMap<String, f64> = sqlite_rows(
+        &db,
+        "SELECT ID, timestamp FROM PLProcessMonitorAgent_EventForward_ProcessID",
+        |r| Ok((format!("PLProcessMonitorAgent_EventForward_ProcessID:{}", r.get::<_, i64>(0)?), r.get(1)?)),
+    )
+    .into_iter()
+    .collect();
+    for r in pl.iter().filter(|r| r.kind == "process_launch") {
+        let raw = launches[&r.record];
+        let got = r.ts.unwrap();
+        assert!((got - adjust(raw)).abs() <= 1, "{}: {got} vs {}", r.record, adjust(raw));
+        assert!(r.tags.iter().any(|t| t.starts_with("clock_offset:")));
+    }
+    // README: traffic intervals start 2021-11-02 10:24:25 (raw; sqlite3: 1635848665.652);
+    // the offset then is −411.574 s, so the first row is at 10:17:34.078 UTC.
+    let first = pl
+        .iter()
+        .filter(|r| r.kind == "network_interval")
+        .filter_map(|r| r.ts)
+        .min()
+        .unwrap();
+    let fmt = chainline::timeline::time::from_micros(first)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(fmt, "2021-11-02 10:17:34");
+    let a = artifact(&run, "powerlog");
+    assert_eq!(a["status"], "parsed", "{a}");
+    assert!(a["artifact"].as_str().unwrap().contains("logs/powerlogs/"));
+    // The input is hashed as given (compressed or not).
+    let input = run["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["logical"] == a["artifact"])
+        .expect("powerlog input hashed");
+    assert_eq!(input["size"], std::fs::metadata(&file).unwrap().len());
+}
+
+#[test]
+fn powerlog_in_a_sysdiagnose_folder() {
+    powerlog_case(false);
+}
+
+#[test]
+fn powerlog_gzipped_in_a_sysdiagnose_folder() {
+    powerlog_case(true);
 }

@@ -105,11 +105,10 @@ pub fn process_name(s: &str) -> &str {
     last
 }
 
-
 pub fn is_process_source(source: &str) -> bool {
     matches!(
         source,
-        "datausage" | "netusage" | "addaily" | "crash" | "shutdown"
+        "datausage" | "netusage" | "addaily" | "crash" | "shutdown" | "powerlog"
     )
 }
 
@@ -126,6 +125,9 @@ fn entity_of<'a>(
 ) -> Option<(EntityKind, Cow<'a, str>)> {
     let key = match source {
         "shutdown" if kind != "shutdown_client" => return None,
+        // PowerLog names processes in its launch and traffic rows; coalitions and app
+        // states are named by launchd job or bundle id.
+        "powerlog" if !matches!(kind, "process_launch" | "network_interval") => return None,
         s if is_process_source(s) => (EntityKind::Process, Cow::Borrowed(process_name(actor))),
         "sms" => {
             let h = if actor == "me" || actor.is_empty() {
@@ -157,6 +159,7 @@ pub fn identity(s: &str) -> String {
 
 fn is_network_row(source: &str, kind: &str) -> bool {
     kind == "network_usage"
+        || kind == "network_interval"
         || (kind == "process_first_seen" && matches!(source, "datausage" | "netusage"))
 }
 

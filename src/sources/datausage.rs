@@ -274,7 +274,9 @@ impl NetworkUsage {
                     .map(|h| format!("process Z_PK {h}, which has no ZPROCESS row"))
                     .unwrap_or_else(|| "no process".into());
                 Event::new(self.name, "network_usage", ts)
-                    .message(format!("network counters of {what} last updated: {counters}"))
+                    .message(format!(
+                        "network counters of {what} last updated: {counters}"
+                    ))
                     .tag("orphan")
             } else {
                 let who_is = proc_name(procname.as_deref(), bundle.as_deref());
@@ -282,7 +284,9 @@ impl NetworkUsage {
                 let e = Event::new(self.name, "network_usage", ts)
                     .actor(who_is.actor.clone())
                     .target(who_is.target.clone())
-                    .message(format!("network counters of {full} last updated: {counters}"));
+                    .message(format!(
+                        "network counters of {full} last updated: {counters}"
+                    ));
                 who_is.tag(e)
             };
             if let Some(k) = zkind {
@@ -493,7 +497,10 @@ mod tests {
             ]
         );
         assert!(o.rows.iter().all(|r| r.source == "datausage"));
-        assert_eq!(o.rows[0].message, "network use by IMTransferAgent/com.apple.datausage.messages first recorded");
+        assert_eq!(
+            o.rows[0].message,
+            "network use by IMTransferAgent/com.apple.datausage.messages first recorded"
+        );
         assert_eq!(
             o.rows[8].message,
             "network counters of process Z_PK 9, which has no ZPROCESS row last updated: in 5 B, out 7 B"
@@ -509,7 +516,8 @@ mod tests {
         assert_eq!(
             o.warnings,
             vec![
-                "2 rows have no usable time (zero, NULL or implausible); kept without a time".to_string(),
+                "2 rows have no usable time (zero, NULL or implausible); kept without a time"
+                    .to_string(),
             ]
         );
         assert_eq!(snapshot(bk.root()), before);
@@ -608,7 +616,10 @@ mod tests {
             ("IMTransferAgent", "com.apple.datausage.messages", true)
         );
         let n = proc_name(Some("a/b/c"), Some("x.y"));
-        assert_eq!((n.actor.as_str(), n.target.as_str(), n.no_bundle), ("a", "x.y", false));
+        assert_eq!(
+            (n.actor.as_str(), n.target.as_str(), n.no_bundle),
+            ("a", "x.y", false)
+        );
         // <UUID>/<bundle>: the app is named by its bundle id, the UUID kept aside.
         let n = proc_name(
             Some("1FB47783-A2FE-47D9-B256-DF50EF44BBA4/com.apple.Translate"),
@@ -624,8 +635,14 @@ mod tests {
         assert_eq!(n.actor, "1FB47783-A2FE-47D9-B256-DF50EF44BBA4");
         // Plain names.
         let n = proc_name(Some("CumulativeUsageTracker"), None);
-        assert_eq!((n.actor.as_str(), n.target.as_str()), ("CumulativeUsageTracker", ""));
+        assert_eq!(
+            (n.actor.as_str(), n.target.as_str()),
+            ("CumulativeUsageTracker", "")
+        );
         let n = proc_name(None, None);
-        assert_eq!((n.actor.as_str(), n.target.as_str(), n.no_bundle), ("", "", true));
+        assert_eq!(
+            (n.actor.as_str(), n.target.as_str(), n.no_bundle),
+            ("", "", true)
+        );
     }
 }

@@ -288,7 +288,6 @@ fn executable(path: &str) -> &str {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
