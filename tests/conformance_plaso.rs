@@ -315,20 +315,35 @@ fn powerlog_case(gzip: bool) {
     let offsets = powerlog_offsets(&db);
     assert_eq!(offsets.len(), 7);
     let adjust = |raw: f64| {
-        let i = offsets.partition_point(|(t, _)| *t <= raw).saturating_sub(1);
+        let i = offsets
+            .partition_point(|(t, _)| *t <= raw)
+            .saturating_sub(1);
         ((raw + offsets[i].1) * 1e6).round() as i64
     };
     let launches: BTreeMap<String, f64> = sqlite_rows(
         &db,
         "SELECT ID, timestamp FROM PLProcessMonitorAgent_EventForward_ProcessID",
-        |r| Ok((format!("PLProcessMonitorAgent_EventForward_ProcessID:{}", r.get::<_, i64>(0)?), r.get(1)?)),
+        |r| {
+            Ok((
+                format!(
+                    "PLProcessMonitorAgent_EventForward_ProcessID:{}",
+                    r.get::<_, i64>(0)?
+                ),
+                r.get(1)?,
+            ))
+        },
     )
     .into_iter()
     .collect();
     for r in pl.iter().filter(|r| r.kind == "process_launch") {
         let raw = launches[&r.record];
         let got = r.ts.unwrap();
-        assert!((got - adjust(raw)).abs() <= 1, "{}: {got} vs {}", r.record, adjust(raw));
+        assert!(
+            (got - adjust(raw)).abs() <= 1,
+            "{}: {got} vs {}",
+            r.record,
+            adjust(raw)
+        );
         assert!(r.tags.iter().any(|t| t.starts_with("clock_offset:")));
     }
     // README: traffic intervals start 2021-11-02 10:24:25 (raw; sqlite3: 1635848665.652);
@@ -365,4 +380,127 @@ fn powerlog_in_a_sysdiagnose_folder() {
 #[test]
 fn powerlog_gzipped_in_a_sysdiagnose_folder() {
     powerlog_case(true);
+}
+
+/// One case folder as an analyst receives it: the user's App Privacy Report export
+/// beside a sysdiagnose folder holding the PowerLog, the install log and lockdownd's
+/// log. Every artifact is parsed and says so in run.json.
+#[test]
+fn privacy_report_and_sysdiagnose_logs_in_one_case() {
+    let (Some(apr), Some(install), Some(lockdown), Some(powerlog)) = (
+        plaso("ios_app_privacy_report.ndjson"),
+        plaso("ios_sysdiag.log"),
+        plaso("ios_lockdownd.log"),
+        plaso("powerlog_2021-12-16_05-54_84E2141B.PLSQL"),
+    ) else {
+        return;
+    };
+    let sd = "sysdiagnose_2021.10.13_08-00-00-0400_iPhone-OS_iPhone_19A404";
+    let (rows, run, _dir) = analyze(&[
+        (&apr, "ios_app_privacy_report.ndjson"),
+        (
+            &install,
+            &format!("{sd}/logs/MobileInstallation/mobile_installation.log"),
+        ),
+        (
+            &lockdown,
+            &format!("{sd}/logs/MobileLockdown/lockdownd.log"),
+        ),
+        (
+            &powerlog,
+            &format!("{sd}/logs/powerlogs/powerlog_2021-12-16_05-54_84E2141B.PLSQL"),
+        ),
+    ]);
+    for source in ["app_privacy", "mobileinstallation", "lockdownd", "powerlog"] {
+        let a = artifact(&run, source);
+        assert_eq!(a["status"], "parsed", "{a}");
+    }
+    let of = |s: &str| rows.iter().filter(|r| r.source == s).collect::<Vec<_>>();
+    // README: 72 lines, 64 networkActivity and 8 access.
+    let apr_rows = of("app_privacy");
+    assert_eq!(
+        apr_rows
+            .iter()
+            .filter(|r| r.kind == "network_activity")
+            .count(),
+        64
+    );
+    assert_eq!(
+        apr_rows.iter().filter(|r| r.kind == "data_access").count(),
+        8
+    );
+    // First line: com.apple.mobileslideshow photos intervalBegin at 10:53:24.555-04:00.
+    let first = apr_rows.iter().find(|r| r.record == "line:1").unwrap();
+    assert_eq!(
+        (first.actor.as_str(), first.target.as_str()),
+        ("com.apple.mobileslideshow", "photos")
+    );
+    assert_eq!(first.ts, Some(1_651_071_204_555_000));
+    assert!(apr_rows
+        .iter()
+        .any(|r| r.actor == "com.apple.mobilecal" && r.target == "p56-caldav.icloud.com"));
+    // 34 lines (33 newline-terminated), 28 of them entry headers
+    // (grep -cE '^(Mon|Tue|…|Sun) [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [0-9]{4} \['), 14 of
+    // which are "Made container live for"; the rest continue an entry.
+    let mi = of("mobileinstallation");
+    assert_eq!(mi.len(), 28);
+    assert_eq!(
+        mi.iter().filter(|r| r.kind == "container_created").count(),
+        14
+    );
+    assert!(mi.iter().all(|r| r.tags.iter().any(|t| t == "zone:-0400")));
+    // Line 1: Wed Aug 11 05:51:02 2021 local, −04:00 from the sysdiagnose's name.
+    let l1 = mi.iter().find(|r| r.record == "line:1").unwrap();
+    assert_eq!(l1.ts, Some(1_628_675_462_000_000));
+    assert_eq!(l1.actor, "com.apple.CoreCDPUI.localSecretPrompt");
+    assert!(l1
+        .target
+        .starts_with("/private/var/mobile/Containers/Data/PluginKitPlugin/"));
+    // 159 lines, 153 starting with a date (grep -cE '^[0-9]{2}/[0-9]{2}/[0-9]{2} ').
+    let ld = of("lockdownd");
+    assert_eq!(ld.len(), 153);
+    let l1 = ld.iter().find(|r| r.record == "line:1").unwrap();
+    // 10/13/21 07:57:42.865446 at −04:00.
+    assert_eq!(l1.ts, Some(1_634_126_262_865_446));
+}
+
+/// An App Privacy Report domain is matched by a STIX2 domain indicator like any other.
+#[test]
+fn privacy_report_domains_meet_indicators() {
+    let Some(apr) = plaso("ios_app_privacy_report.ndjson") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let iocs = dir.path().join("test.stix2");
+    std::fs::write(
+        &iocs,
+        r#"{"type":"bundle","id":"bundle--1","objects":[
+ {"type":"malware","id":"malware--1","name":"TestKit","is_family":true},
+ {"type":"indicator","id":"indicator--1","pattern":"[domain-name:value='icloud.com']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"},
+ {"type":"relationship","id":"relationship--1","relationship_type":"indicates","source_ref":"indicator--1","target_ref":"malware--1"}]}"#,
+    )
+    .unwrap();
+    let case = dir.path().join("case");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::copy(&apr, case.join("App_Privacy_Report_v4.ndjson")).unwrap();
+    let out = dir.path().join("out");
+    let opts = chainline::analyze::Options {
+        inputs: vec![case],
+        out: out.clone(),
+        quiet: true,
+        iocs: vec![iocs],
+        ..Default::default()
+    };
+    chainline::analyze::run(&opts).unwrap();
+    let rows = read_rows(&out.join("timeline.parquet"));
+    // p56-caldav.icloud.com and calendars.icloud.com fall under icloud.com.
+    let hit: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.source == "app_privacy" && r.tags.iter().any(|t| t == "ioc:TestKit"))
+        .collect();
+    assert!(
+        hit.iter().any(|r| r.target == "p56-caldav.icloud.com"),
+        "{hit:?}"
+    );
+    assert!(hit.iter().all(|r| r.target.ends_with("icloud.com")));
 }

@@ -545,9 +545,10 @@ impl IocSet {
             .zip(cols.actor.iter())
             .zip(cols.target.iter())
             .zip(cols.message.iter());
-        for (i, ((((s, _k), a), t), m)) in rows.enumerate() {
-            let (s, a, t, m) = (
+        for (i, ((((s, k), a), t), m)) in rows.enumerate() {
+            let (s, k, a, t, m) = (
                 s.unwrap_or(""),
+                k.unwrap_or(""),
                 a.unwrap_or(""),
                 t.unwrap_or(""),
                 m.unwrap_or(""),
@@ -574,6 +575,11 @@ impl IocSet {
                         }
                     }
                 }
+            }
+            // Rows whose target is a bare host name, not a URL (the App Privacy
+            // Report's contacted domains).
+            if names_host(s, k) {
+                self.host(t, &mut found);
             }
             if is_process_source(s) {
                 self.process(process_name(a), &mut found);
@@ -699,6 +705,11 @@ impl IocSet {
             }
         }
     }
+}
+
+/// Sources and kinds whose `target` is a host name (domain or address) as written.
+fn names_host(source: &str, kind: &str) -> bool {
+    source == "app_privacy" && kind == "network_activity"
 }
 
 /// URLs inside free text: `scheme://` up to whitespace or a quote.

@@ -42,6 +42,15 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
         Ok(())
     } else if is_archive(name) {
         unpack_sysdiagnose(ev, path, true)
+    } else if is_export(name) {
+        let mut c = plain(
+            ContainerKind::Exports,
+            path.parent().unwrap_or(Path::new(".")),
+        );
+        c.origin = path.to_path_buf();
+        c.files = vec![path.to_path_buf()];
+        ev.containers.push(c);
+        Ok(())
     } else {
         Err(EvidenceError::NoEvidence(path.to_path_buf()))
     }
@@ -81,6 +90,7 @@ fn visit(
     let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     let mut reports = Vec::new();
+    let mut exports = Vec::new();
     let mut subdirs = Vec::new();
     for p in &entries {
         let name = lossy_name(p);
@@ -114,6 +124,8 @@ fn visit(
             }
         } else if is_crash_report(&name) {
             reports.push(p.clone());
+        } else if is_export(&name) {
+            exports.push(p.clone());
         } else if is_archive(&name) && name.to_lowercase().contains("sysdiagnose") {
             unpack_sysdiagnose(ev, p, false)?;
         }
@@ -121,6 +133,11 @@ fn visit(
     if !reports.is_empty() {
         let mut c = plain(ContainerKind::CrashReports, dir);
         c.files = reports;
+        ev.containers.push(c);
+    }
+    if !exports.is_empty() {
+        let mut c = plain(ContainerKind::Exports, dir);
+        c.files = exports;
         ev.containers.push(c);
     }
     if depth < MAX_DEPTH {
@@ -317,6 +334,12 @@ fn is_mvt_output(dir: &Path) -> bool {
 fn is_archive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
+/// Newline-delimited JSON exports: the App Privacy Report (`App_Privacy_Report_*.ndjson`)
+/// and `log show --style ndjson`. Each source checks the name again for its own kind.
+fn is_export(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".ndjson")
 }
 
 fn is_sysdiagnose_dir(dir: &Path) -> bool {

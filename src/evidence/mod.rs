@@ -85,6 +85,9 @@ pub enum ContainerKind {
     CrashReports,
     /// A folder written by MVT (`mvt-ios check-backup`/`check-fs`) holding its `timeline.csv`.
     MvtOutput,
+    /// Files an analyst exported from the phone or a Mac, given directly or lying loose
+    /// in a case folder (`App_Privacy_Report_*.ndjson`, `log show --style ndjson`).
+    Exports,
 }
 
 /// Something discovery noticed about the evidence that is not one artifact's problem:
@@ -317,7 +320,8 @@ impl Evidence {
                         out.push(l);
                     }
                 }
-                ContainerKind::CrashReports | ContainerKind::MvtOutput => {}
+                ContainerKind::CrashReports | ContainerKind::MvtOutput | ContainerKind::Exports => {
+                }
             }
         }
         out.into_iter().map(|l| self.qualified(l)).collect()
@@ -378,10 +382,36 @@ impl Evidence {
                         }
                     }
                 }
-                ContainerKind::MvtOutput => {}
+                ContainerKind::MvtOutput | ContainerKind::Exports => {}
             }
         }
         out.into_iter().map(|l| self.qualified(l)).collect()
+    }
+
+    /// Exported files (see [`ContainerKind::Exports`]) whose name `accept`s. Their
+    /// logical name is the file name.
+    pub fn exports(&self, accept: fn(&str) -> bool) -> Vec<Lookup> {
+        let mut out = Vec::new();
+        for (i, c) in self.containers.iter().enumerate() {
+            if c.kind != ContainerKind::Exports {
+                continue;
+            }
+            for f in &c.files {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if accept(&name) {
+                    out.push(self.qualified(Lookup::Found(Artifact {
+                        logical: name,
+                        path: f.clone(),
+                        container: i,
+                        backup: None,
+                    })));
+                }
+            }
+        }
+        out
     }
 
     /// Resolves a file in the same container as `art` (e.g. an SMS attachment named by

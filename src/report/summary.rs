@@ -152,6 +152,7 @@ pub(crate) fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
                 ContainerKind::Sysdiagnose => "sysdiagnose",
                 ContainerKind::CrashReports => "crash reports",
                 ContainerKind::MvtOutput => "MVT output (timeline.csv)",
+                ContainerKind::Exports => "exported files",
             };
             let how = match &c.encryption {
                 None => String::new(),

@@ -13,14 +13,19 @@ pub mod datausage;
 pub(crate) mod fixture;
 pub mod idstatus;
 pub mod import;
+pub mod installlog;
 pub mod locationd;
+pub mod lockdownd;
 pub mod manifest;
 pub mod powerlog;
+pub mod privacyreport;
+pub mod ps;
 pub mod safari;
 pub mod schema;
 pub mod shutdown;
 pub mod sms;
 pub mod tcc;
+pub mod textlog;
 pub mod typedstream;
 
 use thiserror::Error;
@@ -186,6 +191,10 @@ pub fn registry() -> Vec<Box<dyn Source>> {
         Box::new(idstatus::IdStatusCache),
         Box::new(import::MvtTimeline),
         Box::new(powerlog::PowerLog),
+        Box::new(ps::ProcessList),
+        Box::new(installlog::InstallLog),
+        Box::new(lockdownd::LockdownLog),
+        Box::new(privacyreport::PrivacyReport),
     ]
 }
 
