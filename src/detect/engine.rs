@@ -56,6 +56,16 @@ pub(crate) struct Chain<'r> {
     pub severity: Severity,
     /// Rows inside the windows that matched a follow-up selector but were not kept.
     pub omitted: usize,
+    /// A veto row fell in the window: the chain is reported, at most low, with it.
+    pub vetoed: Option<Vetoed>,
+}
+
+/// The veto that cancelled a chain: which selector, and the row it matched.
+#[derive(Debug, Clone)]
+pub(crate) struct Vetoed {
+    pub selector: usize,
+    pub row: u32,
+    pub ts: i64,
 }
 
 impl<'r> Chain<'r> {
@@ -251,6 +261,7 @@ struct Qualified {
     trigger: usize,
     follow_ups: Vec<(usize, Vec<usize>)>,
     omitted: usize,
+    vetoed: Option<Vetoed>,
 }
 
 struct Building {
@@ -259,6 +270,7 @@ struct Building {
     trigger_ts: i64,
     window_end: i64,
     omitted: usize,
+    vetoed: Option<Vetoed>,
 }
 
 impl Building {
@@ -366,16 +378,30 @@ pub(crate) fn chains<'r>(
     };
 
     let mut qualified = Vec::new();
-    'trigger: for &(p, ti) in &triggers {
+    for &(p, ti) in &triggers {
         let t = times[p];
-        for (k, v) in rule.vetoes.iter().enumerate() {
+        let trigger_target = cols.target(order[p]);
+        // A veto cancels the trigger only through a row it may speak for: with
+        // `under_trigger`, one inside the trigger's own path (the same attachment), so
+        // an unrelated attachment sent by anyone does not hide a chain. The first veto
+        // row found is kept; the chain is still reported, at most low.
+        let mut vetoed = None;
+        'vetoes: for (k, v) in rule.vetoes.iter().enumerate() {
             let (from, to) = span(v, t);
             let (lo, hi) = vcur[k].window(&vpos[k], times, from, to);
-            if vpos[k][lo..hi]
-                .iter()
-                .any(|&q| q != p && passes_baseline(v, order[q], t, base))
-            {
-                continue 'trigger;
+            for &q in &vpos[k][lo..hi] {
+                if q == p || !passes_baseline(v, order[q], t, base) {
+                    continue;
+                }
+                if v.under_trigger && !lies_under(cols.target(order[q]), trigger_target) {
+                    continue;
+                }
+                vetoed = Some(Vetoed {
+                    selector: k,
+                    row: order[q],
+                    ts: times[q],
+                });
+                break 'vetoes;
             }
         }
         let mut found = Vec::new();
@@ -421,6 +447,7 @@ pub(crate) fn chains<'r>(
                 trigger: ti,
                 follow_ups: found,
                 omitted,
+                vetoed,
             });
         }
     }
@@ -429,7 +456,11 @@ pub(crate) fn chains<'r>(
     for q in qualified {
         let t = times[q.pos];
         let row = order[q.pos];
-        let merge = building.last().is_some_and(|b| t <= b.window_end);
+        // A vetoed chain stands alone, and nothing merges into it.
+        let merge = q.vetoed.is_none()
+            && building
+                .last()
+                .is_some_and(|b| t <= b.window_end && b.vetoed.is_none());
         if !merge {
             building.push(Building {
                 rows: Vec::new(),
@@ -437,6 +468,7 @@ pub(crate) fn chains<'r>(
                 trigger_ts: t,
                 window_end: t,
                 omitted: 0,
+                vetoed: q.vetoed.clone(),
             });
         }
         let Some(b) = building.last_mut() else {
@@ -469,7 +501,14 @@ pub(crate) fn chains<'r>(
     }
     let mut chains: Vec<Chain<'r>> = building
         .into_iter()
-        .map(|b| finish(rule, b.rows, Some(b.trigger_ts), b.omitted))
+        .map(|b| {
+            let mut c = finish(rule, b.rows, Some(b.trigger_ts), b.omitted);
+            if b.vetoed.is_some() {
+                c.severity = c.severity.min(Severity::Low);
+                c.vetoed = b.vetoed;
+            }
+            c
+        })
         .collect();
 
     // A single-event rule also reports matching rows the evidence gave no time, together.
@@ -535,7 +574,17 @@ fn finish<'r>(
         classes: classes.into_iter().collect(),
         severity: rule.severity.of(score),
         omitted,
+        vetoed: None,
     }
+}
+
+/// `path` lies inside `dir` (`dir` non-empty, compared by whole components).
+fn lies_under(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    !dir.is_empty()
+        && path.len() > dir.len() + 1
+        && path.starts_with(dir)
+        && path.as_bytes()[dir.len()] == b'/'
 }
 
 #[cfg(test)]

@@ -336,6 +336,18 @@ pub(crate) fn chain(
             chain.omitted
         ));
     }
+    if let Some(v) = &chain.vetoed {
+        let veto = &chain.rule.vetoes[v.selector];
+        let off = chain.trigger_ts.map(|t| v.ts - t).unwrap_or(0);
+        text.push_str(&format!(
+            " Reported as low at most: the veto `{}` matched {} {} {} the trigger {}, which usually means an ordinary, kept attachment explains it; check that this file belongs to the message that fired.",
+            veto.name,
+            cols.target(v.row),
+            fmt_offset(off),
+            if off < 0 { "before" } else { "after" },
+            cite(cols, v.row)
+        ));
+    }
 
     let rule = chain.rule;
     if !rule.follow_ups.is_empty() {

@@ -169,6 +169,10 @@ pub struct Selector {
     pub never_networked: bool,
     /// Whether this phone's history scales the weight (rare ×1.5, routine ×0.5).
     pub rarity: bool,
+    /// The row counts only when its `target` lies under the trigger row's `target`
+    /// (a file inside the very attachment directory that fired). Vetoes use it so that
+    /// an unrelated attachment — one an attacker can send — cannot cancel a trigger.
+    pub under_trigger: bool,
     /// Scores together with this other selector (one weight for both, the larger): the
     /// same kind of evidence seen as trigger and as follow-up counts once.
     pub counts_as: Option<String>,
@@ -333,6 +337,7 @@ struct SelectorSpec {
     noun: Option<String>,
     class: Option<String>,
     weight: Option<f64>,
+    under_trigger: Option<bool>,
     within_s: Option<u64>,
     before_s: Option<u64>,
     new: Option<bool>,
@@ -579,6 +584,7 @@ fn nested(s: SelectorSpec, at: &str) -> Result<Pred, String> {
         ("never_networked", s.never_networked.is_some()),
         ("rarity", s.rarity.is_some()),
         ("counts_as", s.counts_as.is_some()),
+        ("under_trigger", s.under_trigger.is_some()),
     ];
     if let Some((k, _)) = meta.iter().find(|(_, set)| *set) {
         return Err(format!(
@@ -617,9 +623,11 @@ fn selector(s: SelectorSpec, role: &str, i: usize, needs_class: bool) -> Result<
         return Err(format!("{at}: within_s must be > 0"));
     }
     let counts_as = s.counts_as.clone();
+    let under_trigger = s.under_trigger.unwrap_or(false);
     let pred = pred_from(s, &at)?;
     Ok(Selector {
         counts_as,
+        under_trigger,
         name,
         text,
         noun,

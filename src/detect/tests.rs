@@ -292,6 +292,45 @@ fn triangulation_heuristic_quiet_when_the_attachment_is_still_there() {
     );
 }
 
+/// An attacker cannot hide the chain with an ordinary photo sent 30 s after the exploit:
+/// a kept attachment in another directory does not veto (issue 25; triangle_check's
+/// "any deeper path discards the window" would).
+#[test]
+fn triangulation_heuristic_not_vetoed_by_an_unrelated_photo() {
+    let mut ev = published_triangulation();
+    ev.push(attachment_dir(30, "Library/SMS/Attachments/1a/0b", false));
+    ev.push(attachment_file(
+        30,
+        "Library/SMS/Attachments/1a/0b/D1F3/IMG_4512.HEIC",
+    ));
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert!(!f.is_empty(), "{:#?}", d.findings);
+    assert!(f.iter().any(|f| f.severity >= Severity::High), "{:#?}", f);
+    assert!(f.iter().all(|f| !f.explanation.contains("veto")));
+}
+
+/// A kept file inside the very directory that fired still vetoes, but the chain is
+/// reported as low, naming the file.
+#[test]
+fn triangulation_heuristic_veto_under_the_trigger_reports_low() {
+    let ev = vec![
+        attachment_dir(0, "Library/SMS/Attachments/65/05", true),
+        attachment_file(10, "Library/SMS/Attachments/65/05/ABC/IMG_0001.HEIC"),
+        usage(20, "BackupAgent", "", 0, 288_000, 12),
+    ];
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert_eq!(f[0].severity, Severity::Low);
+    assert!(
+        f[0].explanation.contains("attachment_still_present")
+            && f[0].explanation.contains("65/05/ABC/IMG_0001.HEIC"),
+        "{}",
+        f[0].explanation
+    );
+}
+
 #[test]
 fn triangulation_heuristic_quiet_without_a_trigger() {
     // WebContent traffic alone; then triangle_check's false alarm: a benign plist write
