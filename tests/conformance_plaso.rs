@@ -504,3 +504,38 @@ fn privacy_report_domains_meet_indicators() {
     );
     assert!(hit.iter().all(|r| r.target.ends_with("icloud.com")));
 }
+
+/// The old-schema chat.db: message ROWIDs 1–10 survive while sqlite_sequence says 236
+/// were handed out, and deleted_messages holds 226 guids (sqlite3) — the same deletion
+/// seen twice.
+#[test]
+fn chat_db_deletions() {
+    let Some(db) = plaso("imessage_chat.db") else {
+        return;
+    };
+    let (rows, run, _dir) = analyze(&[(&db, "private/var/mobile/Library/SMS/sms.db")]);
+    let gaps: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.source == "sms" && r.kind == "messages_deleted")
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].record, "message:11-236");
+    assert!(gaps[0].tags.iter().any(|t| t == "deleted_rows:226"));
+    let guids = rows.iter().filter(|r| r.kind == "message_deleted").count();
+    assert_eq!(guids, 226);
+    let a = artifact(&run, "sms");
+    assert_eq!(a["facts"]["deleted_messages"], 226);
+    assert_eq!(a["facts"]["message_rowid_gaps"]["sqlite_sequence"], 236);
+    // The rule reports the gap as its own, medium, finding.
+    let out = _dir.path().join("out");
+    let findings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    let f: Vec<&serde_json::Value> = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "message_deletion")
+        .collect();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["severity"], "medium");
+}

@@ -45,6 +45,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/datausage_tampering.toml",
         include_str!("../../rules/datausage_tampering.toml"),
     ),
+    (
+        "rules/message_deletion.toml",
+        include_str!("../../rules/message_deletion.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

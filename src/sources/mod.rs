@@ -24,6 +24,7 @@ pub mod safari;
 pub mod schema;
 pub mod shutdown;
 pub mod sms;
+mod sms_deletions;
 pub mod tcc;
 pub mod textlog;
 pub mod typedstream;

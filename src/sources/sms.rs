@@ -54,6 +54,7 @@ impl Source for Sms {
         );
         messages(conn, p)?;
         attachments(conn, p)?;
+        super::sms_deletions::deletions(conn, p)?;
         Ok(())
     }
 }
@@ -1025,6 +1026,15 @@ mod tests {
                     "message:3",
                     &[]
                 ),
+                // ROWIDs 1-2 are gone (AUTOINCREMENT keys start at 1), as in the real file.
+                b(
+                    "messages_deleted",
+                    "2019-08-29T23:13:30.539788Z",
+                    "",
+                    "",
+                    "message:1-2",
+                    &["deleted_rows:2", "until:2019-08-29T23:13:30.539788Z"]
+                ),
             ]
         );
         assert_eq!(
@@ -1092,14 +1102,26 @@ mod tests {
         let o = r.only();
         assert_eq!(
             brief(&o.rows),
-            vec![b(
-                "message_sent",
-                "2010-07-05T05:20:00.000000Z",
-                "me",
-                "",
-                "message:7",
-                &["from_me"]
-            )]
+            vec![
+                b(
+                    "message_sent",
+                    "2010-07-05T05:20:00.000000Z",
+                    "me",
+                    "",
+                    "message:7",
+                    &["from_me"]
+                ),
+                // AUTOINCREMENT keys start at 1: ROWIDs 1-6 were stored and deleted
+                // before message 7 (no time of their own: the row before is missing).
+                b(
+                    "messages_deleted",
+                    "2010-07-05T05:20:00.000000Z",
+                    "",
+                    "",
+                    "message:1-6",
+                    &["deleted_rows:6", "until:2010-07-05T05:20:00.000000Z"]
+                ),
+            ]
         );
         assert!(o.warnings[0].starts_with("table message lacks columns attributedBody, service, date_read, date_delivered, cache_has_attachments"));
         assert!(o
