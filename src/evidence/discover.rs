@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::backup::{device_info, encrypted_manifest, is_backup_dir, ManifestIndex};
 use super::crypto::{self, Keyring};
-use super::reader::Hashing;
+use super::fsarchive::is_archive;
 use super::{
     Container, ContainerKind, DeviceInfo, Evidence, EvidenceError, FailedContainer, Warning,
 };
@@ -38,10 +38,11 @@ fn single_file(ev: &mut Evidence, path: &Path) -> Result<(), EvidenceError> {
             manifest: None,
             files: vec![path.to_path_buf()],
             encryption: None,
+            members: Vec::new(),
         });
         Ok(())
     } else if is_archive(name) {
-        unpack_sysdiagnose(ev, path, true)
+        super::fsarchive::open_archive(ev, path, true)
     } else if is_export(name) {
         let mut c = plain(
             ContainerKind::Exports,
@@ -126,8 +127,9 @@ fn visit(
             reports.push(p.clone());
         } else if is_export(&name) {
             exports.push(p.clone());
-        } else if is_archive(&name) && name.to_lowercase().contains("sysdiagnose") {
-            unpack_sysdiagnose(ev, p, false)?;
+        } else if is_archive(&name) {
+            // A sysdiagnose or a filesystem dump: told apart by what it holds.
+            super::fsarchive::open_archive(ev, p, false)?;
         }
     }
     if !reports.is_empty() {
@@ -172,6 +174,7 @@ fn plain(kind: ContainerKind, dir: &Path) -> Container {
         manifest: None,
         files: Vec::new(),
         encryption: None,
+        members: Vec::new(),
     }
 }
 
@@ -221,6 +224,7 @@ fn add_backup(ev: &mut Evidence, dir: &Path, keys: &Keyring<'_>) -> Result<(), E
         manifest,
         files: Vec::new(),
         encryption,
+        members: Vec::new(),
     });
     Ok(())
 }
@@ -331,11 +335,6 @@ fn is_mvt_output(dir: &Path) -> bool {
     line.trim_start_matches('\u{feff}').trim_end() == MVT_TIMELINE_HEADER
 }
 
-fn is_archive(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.ends_with(".tar.gz") || n.ends_with(".tgz")
-}
-
 /// Newline-delimited JSON exports: the App Privacy Report (`App_Privacy_Report_*.ndjson`)
 /// and `log show --style ndjson`. Each source checks the name again for its own kind.
 fn is_export(name: &str) -> bool {
@@ -351,111 +350,4 @@ fn is_sysdiagnose_dir(dir: &Path) -> bool {
     name.starts_with("sysdiagnose")
         || dir.join("system_logs.logarchive").is_dir()
         || dir.join("crashes_and_spins").is_dir()
-}
-
-/// Unpacks a sysdiagnose archive into a private temp folder (never next to the
-/// evidence), hashing it as it streams. `unpack_in` refuses members that would land
-/// outside that folder; links and other special members are skipped. A damaged
-/// archive keeps the members read before the damage, with a warning; one that yields
-/// nothing is an error when it was given directly and a warning inside a case folder.
-fn unpack_sysdiagnose(
-    ev: &mut Evidence,
-    archive: &Path,
-    direct: bool,
-) -> Result<(), EvidenceError> {
-    let file = std::fs::File::open(archive).map_err(|e| EvidenceError::io(archive, e))?;
-    let name = lossy_name(archive);
-    let name = if name.is_empty() {
-        "sysdiagnose".to_string()
-    } else {
-        name
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("sysdiagnose-")
-        .tempdir_in(ev.scratch())
-        .map_err(|e| EvidenceError::io(ev.scratch(), e))?;
-    let mut hashing = Hashing::new(std::io::BufReader::new(file));
-    let (mut unpacked, mut skipped) = (0usize, 0usize);
-    let mut damage: Option<String> = None;
-    {
-        let gz = flate2::read::GzDecoder::new(&mut hashing);
-        let mut tar = tar::Archive::new(gz);
-        match tar.entries() {
-            Err(e) => damage = Some(e.to_string()),
-            Ok(entries) => {
-                for entry in entries {
-                    let mut entry = match entry {
-                        Ok(e) => e,
-                        Err(e) => {
-                            damage = Some(e.to_string());
-                            break;
-                        }
-                    };
-                    let kind = entry.header().entry_type();
-                    if !(kind.is_file() || kind.is_dir()) {
-                        skipped += 1;
-                        continue;
-                    }
-                    match entry.unpack_in(dir.path()) {
-                        Ok(true) => unpacked += 1,
-                        Ok(false) => skipped += 1,
-                        Err(e) => {
-                            damage = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let (size, sha256) = hashing
-        .finish()
-        .map_err(|e| EvidenceError::io(archive, e))?;
-    ev.inputs.insert(archive, &name, size, sha256);
-    ev.inputs.unpacked_into(dir.path(), archive);
-    if let Some(e) = &damage {
-        let message = format!("not a readable tar.gz after {unpacked} members: {e}");
-        if unpacked == 0 {
-            if direct {
-                return Err(EvidenceError::Invalid {
-                    path: archive.to_path_buf(),
-                    msg: message,
-                });
-            }
-            ev.warnings.push(Warning::new(
-                archive.to_string_lossy(),
-                format!("{message}; nothing in it was analysed"),
-            ));
-            return Ok(());
-        }
-        ev.warnings.push(Warning::new(
-            archive.to_string_lossy(),
-            format!("{message}; the members after the damage are lost"),
-        ));
-    }
-    if skipped > 0 {
-        ev.warnings.push(Warning::new(
-            archive.to_string_lossy(),
-            format!("{skipped} archive members skipped (links, devices, or paths leading out of the archive)"),
-        ));
-    }
-    // Archives hold one top-level folder, sysdiagnose_<date>_<device>/.
-    let mut root = dir.path().to_path_buf();
-    if let Ok(rd) = std::fs::read_dir(dir.path()) {
-        let subs: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
-        if subs.len() == 1 && subs[0].is_dir() {
-            root = subs[0].clone();
-        }
-    }
-    ev.containers.push(Container {
-        kind: ContainerKind::Sysdiagnose,
-        origin: archive.to_path_buf(),
-        root,
-        device: DeviceInfo::default(),
-        manifest: None,
-        files: Vec::new(),
-        encryption: None,
-    });
-    ev._unpacked.push(dir);
-    Ok(())
 }

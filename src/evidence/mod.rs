@@ -14,6 +14,8 @@ mod backup;
 pub mod bplist;
 pub mod crypto;
 mod discover;
+mod fsarchive;
+pub use fsarchive::FILE_TIME_SUBTREES;
 mod inputs;
 pub mod mbfile;
 mod plistfile;
@@ -124,6 +126,25 @@ pub struct Container {
     pub files: Vec<PathBuf>,
     /// The keys of an encrypted backup.
     pub encryption: Option<Encryption>,
+    /// A filesystem dump read from an archive: the times of the members under the
+    /// subtrees whose file times matter (see `fsarchive`), read from the member headers.
+    pub members: Vec<MemberTimes>,
+}
+
+/// One archive member's path and times, as its tar header (and PAX records) give them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberTimes {
+    /// Path relative to the dump's root (`private/var/...`).
+    pub path: String,
+    pub is_dir: bool,
+    pub size: u64,
+    /// Unix seconds (PAX times may hold fractions; kept as whole seconds).
+    pub mtime: Option<i64>,
+    pub atime: Option<i64>,
+    pub ctime: Option<i64>,
+    pub btime: Option<i64>,
+    /// Position of the member in the archive (1-based).
+    pub index: usize,
 }
 
 /// A container that was recognised but could not be opened (an encrypted backup whose

@@ -9,7 +9,7 @@
 use crate::evidence::{is_file_id, leaves_root, Evidence, Lookup};
 use crate::timeline::{time, Event};
 
-use super::{Parse, Source, SourceError};
+use super::{Output, Parse, Source, SourceError};
 
 pub struct Manifest;
 
@@ -94,63 +94,24 @@ impl Source for Manifest {
             if flags == 1 && domain == "MediaDomain" && rel.starts_with(ATTACHMENTS_PREFIX) {
                 extra_tags.push("attachment_file");
             }
-            // Group the three times by value: one row per distinct instant.
+            let size = if flags == 1 { mb.size } else { None };
             let times = [
                 (mb.last_modified, 'M'),
+                (None, 'A'),
                 (mb.last_status_change, 'C'),
                 (mb.birth, 'B'),
             ];
-            let mut distinct: Vec<i64> = times
-                .iter()
-                .filter_map(|(t, _)| *t)
-                .filter(|t| *t != 0)
-                .collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let target = format!("{domain}/{rel}");
-            for t in distinct {
-                let has = |l: char| times.iter().any(|(v, c)| *v == Some(t) && *c == l);
-                let macb: String = [
-                    ('M', has('M')),
-                    ('A', false),
-                    ('C', has('C')),
-                    ('B', has('B')),
-                ]
-                .iter()
-                .map(|(c, on)| if *on { *c } else { '-' })
-                .collect();
-                let kind = if has('M') {
-                    "file_modified"
-                } else if has('C') {
-                    "file_changed"
-                } else {
-                    "file_created"
-                };
-                let size = if flags == 1 {
-                    mb.size.map(|s| format!(", {s} bytes")).unwrap_or_default()
-                } else {
-                    String::new()
-                };
-                let ts = time::unix_seconds(t as f64);
-                if ts.is_none() {
-                    p.warn(format!("Files:{file_id}: time {t} is outside the plausible range; row kept without a time"));
-                }
-                let mut e = Event::new("manifest", kind, ts)
-                    .actor(domain.clone())
-                    .target(target.clone())
-                    .message(format!("{macb} {what} {target}{size}{note}"))
-                    .at("", format!("Files:{file_id}"))
-                    .tag(format!("macb:{macb}"));
-                for l in ['M', 'C', 'B'] {
-                    if has(l) {
-                        e = e.tag(l.to_string());
-                    }
-                }
-                for t in &extra_tags {
-                    e = e.tag(*t);
-                }
-                p.emit(e);
-            }
+            let file = FileTimes {
+                source: "manifest",
+                actor: domain,
+                target: &format!("{domain}/{rel}"),
+                what,
+                size,
+                note: &note,
+                record: &format!("Files:{file_id}"),
+                tags: &extra_tags,
+            };
+            file.emit(times, p);
         }
         if !traversal.is_empty() {
             p.warn(format!(
@@ -170,5 +131,76 @@ impl Source for Manifest {
             p.warn(format!("{undecodable} Manifest.db entries have no decodable MBFile blob; their times are unknown"));
         }
         Ok(())
+    }
+}
+
+/// One file or folder and its times, as Manifest.db or a filesystem dump records them.
+pub(super) struct FileTimes<'a> {
+    pub source: &'static str,
+    pub actor: &'a str,
+    pub target: &'a str,
+    /// `file`, `directory`, `symlink`, `entry`.
+    pub what: &'a str,
+    pub size: Option<i64>,
+    /// Appended to the message (`, empty: no file listed below it`).
+    pub note: &'a str,
+    pub record: &'a str,
+    pub tags: &'a [&'a str],
+}
+
+impl FileTimes<'_> {
+    /// One row per distinct instant among the M, A, C, B times (MVT's convention), kind
+    /// by M > C > B > A, the letters in the message and as tags.
+    pub(super) fn emit(&self, times: [(Option<i64>, char); 4], p: &mut Output) {
+        let mut distinct: Vec<i64> = times
+            .iter()
+            .filter_map(|(t, _)| *t)
+            .filter(|t| *t != 0)
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for t in distinct {
+            let has = |l: char| times.iter().any(|(v, c)| *v == Some(t) && *c == l);
+            let macb: String = ['M', 'A', 'C', 'B']
+                .iter()
+                .map(|&c| if has(c) { c } else { '-' })
+                .collect();
+            let kind = if has('M') {
+                "file_modified"
+            } else if has('C') {
+                "file_changed"
+            } else if has('B') {
+                "file_created"
+            } else {
+                "file_accessed"
+            };
+            let size = self
+                .size
+                .map(|s| format!(", {s} bytes"))
+                .unwrap_or_default();
+            let ts = time::unix_seconds(t as f64);
+            if ts.is_none() {
+                p.warn(format!(
+                    "{}: time {t} is outside the plausible range; row kept without a time",
+                    self.record
+                ));
+            }
+            let (what, target, note) = (self.what, self.target, self.note);
+            let mut e = Event::new(self.source, kind, ts)
+                .actor(self.actor.to_string())
+                .target(target.to_string())
+                .message(format!("{macb} {what} {target}{size}{note}"))
+                .at("", self.record.to_string())
+                .tag(format!("macb:{macb}"));
+            for l in ['M', 'A', 'C', 'B'] {
+                if has(l) {
+                    e = e.tag(l.to_string());
+                }
+            }
+            for t in self.tags {
+                e = e.tag(*t);
+            }
+            p.emit(e);
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod addaily;
 pub mod attachment_type;
 pub mod crash;
 pub mod datausage;
+pub mod filetimes;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod idstatus;
@@ -180,6 +181,7 @@ pub trait Source: Send + Sync {
 pub fn registry() -> Vec<Box<dyn Source>> {
     vec![
         Box::new(manifest::Manifest),
+        Box::new(filetimes::FileSystemTimes),
         Box::new(sms::Sms),
         Box::new(datausage::NetworkUsage::datausage()),
         Box::new(datausage::NetworkUsage::netusage()),
