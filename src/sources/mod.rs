@@ -15,6 +15,7 @@ pub mod idstatus;
 pub mod import;
 pub mod locationd;
 pub mod manifest;
+pub mod powerlog;
 pub mod safari;
 pub mod schema;
 pub mod shutdown;
@@ -184,6 +185,7 @@ pub fn registry() -> Vec<Box<dyn Source>> {
         Box::new(locationd::LocationdClients),
         Box::new(idstatus::IdStatusCache),
         Box::new(import::MvtTimeline),
+        Box::new(powerlog::PowerLog),
     ]
 }
 
