@@ -407,3 +407,39 @@ fn garbage_gzip_fails_that_artifact_only() {
     assert_eq!(out[1].result, Ok(()));
     assert_eq!(out[1].df.height(), 1);
 }
+
+/// Item 6 of issue 22: netusage.sqlite and DataUsage.sqlite inside a sysdiagnose are read
+/// by the existing parser. Only discovery and provenance are asserted here: the rows'
+/// kinds belong to the datausage source.
+#[test]
+fn netusage_and_datausage_inside_a_sysdiagnose() {
+    use chainline::sources::datausage::NetworkUsage;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(SYSDIAG);
+    let core_data = "CREATE TABLE ZPROCESS (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZFIRSTTIMESTAMP TIMESTAMP, ZTIMESTAMP TIMESTAMP, ZBUNDLENAME VARCHAR, ZPROCNAME VARCHAR);
+         CREATE TABLE ZLIVEUSAGE (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZKIND INTEGER, ZMETADATA INTEGER, ZTAG INTEGER, ZHASPROCESS INTEGER, ZBILLCYCLEEND TIMESTAMP, ZTIMESTAMP TIMESTAMP, ZWIFIIN FLOAT, ZWIFIOUT FLOAT, ZWWANIN FLOAT, ZWWANOUT FLOAT);
+         INSERT INTO ZPROCESS VALUES (1, 3, 1, 700000000.0, 700000100.0, NULL, 'bh');
+         INSERT INTO ZLIVEUSAGE VALUES (1, 2, 1, 0, 0, 0, 1, NULL, 700000100.0, 10.0, 20.0, 0.0, 0.0);";
+    put_db(&root.join("logs/Networking/netusage.sqlite"), core_data);
+    put_db(&root.join("logs/Networking/DataUsage.sqlite"), core_data);
+    std::fs::create_dir_all(root.join("crashes_and_spins")).unwrap();
+    let ev = Evidence::discover(&[root]).unwrap();
+    for (source, file) in [
+        (NetworkUsage::netusage(), "logs/Networking/netusage.sqlite"),
+        (NetworkUsage::datausage(), "logs/Networking/DataUsage.sqlite"),
+    ] {
+        let found: Vec<Lookup> = source.discover(&ev);
+        assert_eq!(found.len(), 1, "{file}");
+        let Lookup::Found(art) = &found[0] else {
+            panic!("{file} not found")
+        };
+        assert!(art.logical.ends_with(file), "{}", art.logical);
+        let mut p = Parse::new(&ev, art);
+        source.parse(&mut p).unwrap();
+        let (builder, _, _) = p.into_parts();
+        let df = builder.finish().unwrap();
+        let records = text(&df, "record");
+        assert!(records.contains(&"ZPROCESS:1".to_string()), "{records:?}");
+        assert!(records.contains(&"ZLIVEUSAGE:1".to_string()), "{records:?}");
+    }
+}
