@@ -426,7 +426,10 @@ fn netusage_and_datausage_inside_a_sysdiagnose() {
     let ev = Evidence::discover(&[root]).unwrap();
     for (source, file) in [
         (NetworkUsage::netusage(), "logs/Networking/netusage.sqlite"),
-        (NetworkUsage::datausage(), "logs/Networking/DataUsage.sqlite"),
+        (
+            NetworkUsage::datausage(),
+            "logs/Networking/DataUsage.sqlite",
+        ),
     ] {
         let found: Vec<Lookup> = source.discover(&ev);
         assert_eq!(found.len(), 1, "{file}");

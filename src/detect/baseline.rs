@@ -114,7 +114,7 @@ fn looks_like_uuid(s: &str) -> bool {
 pub fn is_process_source(source: &str) -> bool {
     matches!(
         source,
-        "datausage" | "netusage" | "addaily" | "crash" | "shutdown"
+        "datausage" | "netusage" | "addaily" | "crash" | "shutdown" | "powerlog"
     )
 }
 
@@ -131,6 +131,8 @@ fn entity_of<'a>(
 ) -> Option<(EntityKind, Cow<'a, str>)> {
     let key = match source {
         "shutdown" if kind != "shutdown_client" => return None,
+        // PowerLog's coalition and application rows name launchd jobs and bundles.
+        "powerlog" if !matches!(kind, "process_launch" | "network_interval") => return None,
         s if is_process_source(s) => (EntityKind::Process, Cow::Borrowed(process_name(actor))),
         "sms" => {
             let h = if actor == "me" || actor.is_empty() {
@@ -163,6 +165,7 @@ pub fn identity(s: &str) -> String {
 fn is_network_row(source: &str, kind: &str) -> bool {
     kind == "network_usage"
         || (kind == "process_first_seen" && matches!(source, "datausage" | "netusage"))
+        || (kind == "network_interval" && source == "powerlog")
 }
 
 impl Baseline {

@@ -45,6 +45,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/datausage_tampering.toml",
         include_str!("../../rules/datausage_tampering.toml"),
     ),
+    (
+        "rules/powerlog_new_process.toml",
+        include_str!("../../rules/powerlog_new_process.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;
