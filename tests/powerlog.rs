@@ -446,3 +446,72 @@ fn netusage_and_datausage_inside_a_sysdiagnose() {
         assert!(records.contains(&"ZLIVEUSAGE:1".to_string()), "{records:?}");
     }
 }
+
+fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+        .unwrap();
+    stmt.query_map([table], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The sample sysdiagnose's PowerLog has the real file's tables with the real columns, in
+/// the real order, and the FORCEDENTRY case's implant launch is in it.
+#[test]
+fn generated_powerlog_has_the_real_tables_and_columns() {
+    use chainline::sample::{self, Case, Options};
+    let dir = tempfile::tempdir().unwrap();
+    sample::generate(Case::Forcedentry, dir.path(), &Options::default()).unwrap();
+    let ev = Evidence::discover(&[dir.path().to_path_buf()]).unwrap();
+    let found: Vec<_> = powerlog::PowerLog
+        .discover(&ev)
+        .into_iter()
+        .filter_map(|l| match l {
+            Lookup::Found(a) => Some(a),
+            Lookup::Missing { .. } => None,
+        })
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].logical.contains("logs/powerlogs/powerlog_"));
+    let generated = rusqlite::Connection::open_with_flags(
+        &found[0].path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let tables = [
+        powerlog::LAUNCHES,
+        powerlog::TRAFFIC,
+        powerlog::COALITIONS,
+        powerlog::APPS,
+        powerlog::OFFSETS,
+    ];
+    for t in tables {
+        assert!(!columns(&generated, t).is_empty(), "{t}");
+    }
+    // The story: roleaboutd (no bundle id) launched and then with traffic.
+    let n: i64 = generated
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM {} WHERE ProcessName = 'roleaboutd' AND BundleID IS NULL",
+                powerlog::LAUNCHES
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(n >= 1);
+    let Some(real) = real_powerlog() else {
+        eprintln!("skipped the comparison: ../shared/testdata/plaso_ios/{REAL} is absent");
+        return;
+    };
+    let copy = dir.path().join("real.PLSQL");
+    std::fs::copy(&real, &copy).unwrap();
+    let real =
+        rusqlite::Connection::open_with_flags(&copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    for t in tables {
+        assert_eq!(columns(&generated, t), columns(&real, t), "{t}");
+    }
+}

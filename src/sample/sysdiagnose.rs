@@ -76,6 +76,10 @@ pub fn write(
         }
     }
     files.push((format!("{top}/ps.txt"), ps(w, &mut rng).into_bytes()));
+    files.push((
+        format!("{top}/logs/powerlogs/{}", super::powerlog::file_name(w)),
+        super::powerlog::bytes(w, case, seed, dir)?,
+    ));
 
     let archive = dir.join(format!("{top}.tar.gz"));
     let bytes = tar_gz(&files, clock::unix_secs(w.device.sysdiagnose)).map_err(io_err(&archive))?;
