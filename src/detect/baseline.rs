@@ -1,7 +1,7 @@
 //! The phone's own history, so that "new" and "unusual" mean something on this device.
 //!
 //! A row names at most one entity the phone keeps a history of: a process (DataUsage,
-//! netusage, ADDaily, crash reports, shutdown.log clients) or a message handle (sms). Other
+//! netusage, ADDaily, crash reports, shutdown.log clients, PowerLog) or a message handle (sms). Other
 //! artifacts keep only the latest time (Manifest.db's last M/C/B, IDStatusCache's last
 //! lookup, locationd's last stop), so "first time" means nothing there and they get no
 //! entity. For each entity the baseline keeps its first time in the timeline, its first
