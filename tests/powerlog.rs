@@ -515,3 +515,39 @@ fn generated_powerlog_has_the_real_tables_and_columns() {
         assert_eq!(columns(&generated, t), columns(&real, t), "{t}");
     }
 }
+
+/// Bytes that are not SQLite fail that artifact with a reason; text and blobs where
+/// PowerLog writes numbers are read as far as they go, never a panic.
+#[test]
+fn not_sqlite_and_odd_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join(SYSDIAG).join("logs/powerlogs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("a.PLSQL"), b"this is not a database\n").unwrap();
+    put_db(
+        &logs.join("b.PLSQL"),
+        "CREATE TABLE 'PLProcessMonitorAgent_EventForward_ProcessID' ('ID' INTEGER PRIMARY KEY AUTOINCREMENT, 'timestamp' REAL, 'BundleID' TEXT, 'CoalitionID' INTEGER, 'PID' INTEGER, 'ProcessName' TEXT);
+         INSERT INTO PLProcessMonitorAgent_EventForward_ProcessID VALUES
+           (1, ' 1690000000.5 ', X'00ff', 'x', 'nan', X'e29d8cff'),
+           (2, 'yesterday', NULL, NULL, 12, 'ok'),
+           (3, 1e300, NULL, NULL, NULL, NULL);",
+    );
+    let ev = Evidence::discover(&[dir.path().join(SYSDIAG)]).unwrap();
+    let mut out = run(&ev);
+    out.sort_by(|a, b| a.artifact.cmp(&b.artifact));
+    assert_eq!(out.len(), 2);
+    assert!(out[0].result.is_err(), "{:?}", out[0].result);
+    let b = &out[1];
+    assert_eq!(b.result, Ok(()));
+    assert_eq!(b.df.height(), 3);
+    assert_eq!(
+        times(&b.df),
+        [Some("2023-07-22T04:26:40.500000Z".to_string()), None, None]
+    );
+    assert_eq!(
+        b.warnings,
+        ["2 rows have no usable time (NULL, zero or implausible); kept without a time"]
+    );
+    // A blob name is decoded lossily; a bundle id of bytes is kept the same way.
+    assert_eq!(text(&b.df, "actor")[0], "❌\u{fffd}");
+}
