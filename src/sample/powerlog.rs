@@ -14,7 +14,7 @@ use rand::Rng as _;
 use rusqlite::params;
 
 use super::clock::{self, DAY, MIN, SEC};
-use super::model::World;
+use super::model::{Mark, Role, Truth, World};
 use super::{io_err, rng_for, sql_err, Case, SampleError};
 
 /// The days before the sysdiagnose that the PowerLog covers.
@@ -50,15 +50,25 @@ pub fn file_name(w: &World) -> String {
     format!("powerlog_{}_84E2141B.PLSQL", local.format("%Y-%m-%d_%H-%M"))
 }
 
-/// The PowerLog's bytes, built in `scratch` (a file there is created and removed).
-pub fn bytes(w: &World, case: Case, seed: u64, scratch: &Path) -> Result<Vec<u8>, SampleError> {
+/// The PowerLog's bytes, built in `scratch` (a file there is created and removed). The
+/// launch and the first traffic interval of each planted process go to TRUTH.json as
+/// context (near misses stay near misses): the built-in chain rules other than
+/// `powerlog_new_process` do not read PowerLog, so not every case's chain can hold them.
+pub fn bytes(
+    w: &World,
+    case: Case,
+    seed: u64,
+    scratch: &Path,
+    truths: &mut Vec<Truth>,
+) -> Result<Vec<u8>, SampleError> {
     let path = scratch.join(format!(".powerlog-{}.PLSQL", case.name()));
     if path.exists() {
         std::fs::remove_file(&path).map_err(io_err(&path))?;
     }
     {
         let conn = rusqlite::Connection::open(&path).map_err(sql_err(&path))?;
-        fill(&conn, w, case, seed).map_err(sql_err(&path))?;
+        let artifact = format!("sysdiagnose/logs/powerlogs/{}", file_name(w));
+        fill(&conn, w, case, seed, &artifact, truths).map_err(sql_err(&path))?;
         conn.execute_batch("VACUUM;").map_err(sql_err(&path))?;
     }
     let out = std::fs::read(&path).map_err(io_err(&path))?;
@@ -66,7 +76,33 @@ pub fn bytes(w: &World, case: Case, seed: u64, scratch: &Path) -> Result<Vec<u8>
     Ok(out)
 }
 
-fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqlite::Result<()> {
+/// (true time, bundle, coalition, pid, name, index of the DataUsage process).
+type Launch = (i64, Option<String>, i64, i64, String, Option<usize>);
+
+/// The instant chainline shows for a raw PowerLog time (offset added, microseconds).
+fn shown(raw: f64, offset: f64) -> i64 {
+    ((raw + offset) * 1e6).round() as i64
+}
+
+/// A planted process's PowerLog row as TRUTH.json names it.
+fn planted(w: &World, process: usize, what: String) -> Option<Mark> {
+    let m = w.processes.get(process)?.mark.as_ref()?;
+    let role = if m.role == Role::NearMiss {
+        Role::NearMiss
+    } else {
+        Role::Context
+    };
+    Mark::new(role, m.class, what)
+}
+
+fn fill(
+    conn: &rusqlite::Connection,
+    w: &World,
+    case: Case,
+    seed: u64,
+    artifact: &str,
+    truths: &mut Vec<Truth>,
+) -> rusqlite::Result<()> {
     let mut rng = rng_for(seed, case, "powerlog");
     conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096;")?;
     conn.execute_batch(SCHEMA)?;
@@ -81,8 +117,9 @@ fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqli
         params![raw(start - MIN), 0.0389959812164307, -1571153284.12367, offset],
     )?;
 
-    // (true time, bundle, coalition, pid, name) of each launch; apps also change state.
-    let mut launches: Vec<(i64, Option<String>, i64, i64, String)> = Vec::new();
+    // (true time, bundle, coalition, pid, name, process) of each launch; apps also change
+    // state.
+    let mut launches: Vec<Launch> = Vec::new();
     for day in 0..DAYS {
         for d in DAEMONS {
             let t = start + day * DAY + rng.random_range(0..DAY);
@@ -92,6 +129,7 @@ fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqli
                 rng.random_range(100..600),
                 rng.random_range(150..9000),
                 d.to_string(),
+                None,
             ));
         }
     }
@@ -100,25 +138,46 @@ fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqli
     for u in w.usages.iter().filter(|u| u.us >= start && u.us < end) {
         let p = &w.processes[u.process];
         let name = p.procname.split('/').next().unwrap_or("").to_string();
+        let mut launched = None;
         if seen_day.insert((u.process, (u.us - start) / DAY)) {
             // Launched shortly before the traffic PowerLog then attributes to it.
+            let t = u.us - rng.random_range(5..60) * SEC;
+            launched = Some(t);
             launches.push((
-                u.us - rng.random_range(5..60) * SEC,
+                t,
                 p.bundle.clone(),
                 rng.random_range(100..600),
                 rng.random_range(150..9000),
                 name.clone(),
+                Some(u.process),
             ));
         }
-        let from = u.us - rng.random_range(0..300) * SEC;
+        // The interval that holds the traffic; a process's first one starts after its launch.
+        let mut from = u.us - rng.random_range(0..300) * SEC;
+        if let Some(t) = launched {
+            from = from.max(t + SEC);
+        }
         intervals.push((from, from + 300 * SEC, p.bundle.clone(), name, u));
     }
     launches.sort_by(|a, b| a.0.cmp(&b.0).then(a.4.cmp(&b.4)));
     {
         let mut stmt = conn.prepare("INSERT INTO PLProcessMonitorAgent_EventForward_ProcessID (timestamp, BundleID, CoalitionID, PID, ProcessName) VALUES (?1, ?2, ?3, ?4, ?5)")?;
         let mut app = conn.prepare("INSERT INTO PLApplicationAgent_EventForward_Application (timestamp, Identifier, pid, State, Reason) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        for (t, bundle, coalition, pid, name) in &launches {
+        let mut first_launch = std::collections::BTreeSet::new();
+        for (t, bundle, coalition, pid, name, process) in &launches {
             stmt.execute(params![raw(*t), bundle, coalition, pid, name])?;
+            let id = conn.last_insert_rowid();
+            if let Some(m) = process
+                .filter(|p| first_launch.insert(*p))
+                .and_then(|p| planted(w, p, format!("PowerLog: launch of {name}")))
+            {
+                truths.push(Truth::new(
+                    artifact,
+                    format!("{}:{id}", crate::sources::powerlog::LAUNCHES),
+                    shown(raw(*t), offset),
+                    &m,
+                ));
+            }
             if let Some(b) = bundle.as_deref().filter(|b| !b.starts_with("com.apple.")) {
                 app.execute(params![raw(*t + SEC), b, pid, 4, 0])?;
                 app.execute(params![
@@ -134,6 +193,7 @@ fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqli
     intervals.sort_by_key(|i| i.0);
     {
         let mut stmt = conn.prepare("INSERT INTO PLProcessNetworkAgent_EventInterval_UsageDiff (timestamp, BundleName, CellIn, CellOut, ProcessName, WifiIn, WifiOut, timestampEnd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?;
+        let mut first_interval = std::collections::BTreeSet::new();
         for (from, to, bundle, name, u) in &intervals {
             stmt.execute(params![
                 raw(*from),
@@ -145,6 +205,18 @@ fn fill(conn: &rusqlite::Connection, w: &World, case: Case, seed: u64) -> rusqli
                 u.wifi_out as i64,
                 raw(*to),
             ])?;
+            let id = conn.last_insert_rowid();
+            if let Some(m) = Some(u.process)
+                .filter(|p| first_interval.insert(*p))
+                .and_then(|p| planted(w, p, format!("PowerLog: first traffic interval of {name}")))
+            {
+                truths.push(Truth::new(
+                    artifact,
+                    format!("{}:{id}", crate::sources::powerlog::TRAFFIC),
+                    shown(raw(*from), offset),
+                    &m,
+                ));
+            }
         }
     }
     {

@@ -78,7 +78,7 @@ pub fn write(
     files.push((format!("{top}/ps.txt"), ps(w, &mut rng).into_bytes()));
     files.push((
         format!("{top}/logs/powerlogs/{}", super::powerlog::file_name(w)),
-        super::powerlog::bytes(w, case, seed, dir)?,
+        super::powerlog::bytes(w, case, seed, dir, truths)?,
     ));
 
     let archive = dir.join(format!("{top}.tar.gz"));
