@@ -1,6 +1,7 @@
 //! `sysdiagnose_<local date>_iPhone-OS_iPhone_<build>.tar.gz` with one top folder
-//! holding `system_logs.logarchive/Extra/shutdown.log`, `crashes_and_spins/*.ips`
-//! and `ps.txt`; and the `crashes/` folder of legacy `.crash` reports.
+//! holding `system_logs.logarchive/Extra/shutdown.log`, `crashes_and_spins/*.ips`,
+//! `ps.txt` and `logs/powerlogs/*.PLSQL` (see `powerlog.rs`); and the `crashes/` folder of
+//! legacy `.crash` reports.
 //!
 //! shutdown.log: per reboot, `After <N.NN>s, these clients are still here:` notices
 //! each followed by tab-indented `remaining client pid: <PID> (<path>)` lines, closed by
