@@ -172,3 +172,38 @@ fn near_misses_stay_quiet() {
     ]);
     assert!(of(&d, RULE).is_empty(), "{:#?}", d.findings);
 }
+
+#[test]
+fn a_ps_row_from_an_unusual_path_corroborates_the_launch() {
+    // ps.txt rows as the `ps` source writes them (docs/SCHEMA.md vocabulary).
+    let ps = |path: &str, tags: &[&str]| {
+        let mut e = Event::new("ps", "process_running", Some(at(240)))
+            .actor(path)
+            .target("407")
+            .at("sysdiagnose/ps.txt", "line:88")
+            .tag("user:root");
+        for t in tags {
+            e = e.tag(*t);
+        }
+        e
+    };
+    let d = detect(vec![
+        history(),
+        attachment(0),
+        launch(150, "roleaboutd", "", 7),
+        ps("/private/var/tmp/roleaboutd", &["unusual_path"]),
+    ]);
+    let f = of(&d, RULE);
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    // 2 × 1.5 + 4 × 1.5 + 4 = 13 while ps rows keep no process history; 15 once the
+    // baseline also tracks ps processes (then the staged one is new: 4 × 1.5).
+    assert!([13.0, 15.0].contains(&f[0].score), "{}", f[0].score);
+    // The same process from a system location is no corroboration.
+    let d = detect(vec![
+        history(),
+        attachment(0),
+        launch(150, "roleaboutd", "", 7),
+        ps("/usr/libexec/roleaboutd", &[]),
+    ]);
+    assert!(of(&d, RULE).is_empty(), "{:#?}", d.findings);
+}
