@@ -101,40 +101,42 @@ impl Source for PowerLog {
 fn gunzip_capped(p: &mut Parse<'_>, path: &std::path::Path) -> Result<(), SourceError> {
     let reader = p.evidence.open(p.artifact)?;
     let mut gz = flate2::read::MultiGzDecoder::new(reader);
-    let mut out = std::fs::File::create(path)
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path)
+            .map_err(|e| SourceError::Format(format!("scratch copy: {e}")))?,
+    );
+    gunzip_into(&mut gz, &mut out, MAX_DECOMPRESSED)
+        .map_err(|e| SourceError::Format(format!("{}: {e}", p.artifact.logical)))?;
+    out.flush()
         .map_err(|e| SourceError::Format(format!("scratch copy: {e}")))?;
+    drop(out);
+    gz.into_inner()
+        .finish()
+        .map_err(|e| SourceError::Format(format!("{}: {e}", p.artifact.logical)))?;
+    Ok(())
+}
+
+/// Copies a decoder's output into `out`, refusing more than `cap` bytes. Returns the
+/// bytes written, or what went wrong in words.
+fn gunzip_into(gz: &mut impl Read, out: &mut impl Write, cap: u64) -> Result<u64, String> {
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
         let n = match gz.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(SourceError::Format(format!(
-                    "{}: gzip stream unreadable after {total} bytes: {e}",
-                    p.artifact.logical
-                )))
-            }
+            Err(e) => return Err(format!("gzip stream unreadable after {total} bytes: {e}")),
         };
         if n == 0 {
-            break;
+            return Ok(total);
         }
         total += n as u64;
-        if total > MAX_DECOMPRESSED {
-            return Err(SourceError::Format(format!(
-                "{}: decompresses to more than {MAX_DECOMPRESSED} bytes; not read",
-                p.artifact.logical
-            )));
+        if total > cap {
+            return Err(format!("decompresses to more than {cap} bytes; not read"));
         }
         out.write_all(&buf[..n])
-            .map_err(|e| SourceError::Format(format!("scratch copy: {e}")))?;
+            .map_err(|e| format!("scratch copy: {e}"))?;
     }
-    out.flush()
-        .map_err(|e| SourceError::Format(format!("scratch copy: {e}")))?;
-    gz.into_inner()
-        .finish()
-        .map_err(|e| SourceError::Format(format!("{}: {e}", p.artifact.logical)))?;
-    Ok(())
 }
 
 /// The `system` clock offsets PowerLog recorded: (raw time from which it holds, seconds).
@@ -531,6 +533,39 @@ mod tests {
         assert_eq!(o.at(99.9), Some(-5.0));
         assert_eq!(o.at(100.0), Some(-10.0));
         assert_eq!(o.at(1e12), Some(-10.0));
+    }
+
+    #[test]
+    fn decompression_is_capped_and_truncation_named() {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&vec![0u8; 100_000]).unwrap();
+        let gz = enc.finish().unwrap();
+        let mut out = Vec::new();
+        let r = gunzip_into(
+            &mut flate2::read::MultiGzDecoder::new(&gz[..]),
+            &mut out,
+            100_000,
+        );
+        assert_eq!(r, Ok(100_000));
+        let mut out = Vec::new();
+        let r = gunzip_into(
+            &mut flate2::read::MultiGzDecoder::new(&gz[..]),
+            &mut out,
+            99_999,
+        );
+        assert_eq!(
+            r,
+            Err("decompresses to more than 99999 bytes; not read".to_string())
+        );
+        assert!(out.len() < 100_000);
+        let mut out = Vec::new();
+        let r = gunzip_into(
+            &mut flate2::read::MultiGzDecoder::new(&gz[..gz.len() / 2]),
+            &mut out,
+            1 << 20,
+        );
+        assert!(r.unwrap_err().starts_with("gzip stream unreadable after"));
     }
 
     #[test]
