@@ -12,6 +12,7 @@
 //! or before its raw time, added to it (see docs/SOURCES.md for how the real file
 //! supports this), and is tagged `clock_offset:<seconds>`.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
@@ -140,30 +141,48 @@ fn gunzip_into(gz: &mut impl Read, out: &mut impl Write, cap: u64) -> Result<u64
 }
 
 /// The `system` clock offsets PowerLog recorded: (raw time from which it holds, seconds).
+/// Each offset's row tag is formatted once, not once a row.
 #[derive(Debug, Default)]
-pub struct Offsets(Vec<(f64, f64)>);
+pub struct Offsets(Vec<(f64, f64)>, Vec<String>);
 
 impl Offsets {
     pub fn new(mut v: Vec<(f64, f64)>) -> Self {
         v.retain(|(t, o)| t.is_finite() && o.is_finite());
         v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Offsets(v)
+        let tags = v
+            .iter()
+            .map(|(_, o)| format!("clock_offset:{o:.3}"))
+            .collect();
+        Offsets(v, tags)
     }
 
-    /// The offset in force at raw time `t`: the last record at or before it.
+    /// Index of the offset in force at raw time `t`: the last record at or before it.
+    fn index(&self, t: f64) -> Option<usize> {
+        self.0
+            .partition_point(|(from, _)| *from <= t)
+            .checked_sub(1)
+    }
+
+    /// The offset in force at raw time `t`.
     pub fn at(&self, t: f64) -> Option<f64> {
-        let i = self.0.partition_point(|(from, _)| *from <= t);
-        i.checked_sub(1).map(|i| self.0[i].1)
+        self.index(t).map(|i| self.0[i].1)
     }
 
-    /// Raw PowerLog seconds → UTC, with the offset applied when one is in force.
-    fn time(&self, raw: Option<f64>) -> (Option<DateTime<Utc>>, Option<f64>) {
+    /// Raw PowerLog seconds → UTC, with the offset applied when one is in force (its index).
+    fn time(&self, raw: Option<f64>) -> (Option<DateTime<Utc>>, Option<usize>) {
         let Some(t) = raw else {
             return (None, None);
         };
-        match self.at(t) {
-            Some(o) => (time::unix_seconds(t + o), Some(o)),
+        match self.index(t) {
+            Some(i) => (time::unix_seconds(t + self.0[i].1), Some(i)),
             None => (time::unix_seconds(t), None),
+        }
+    }
+
+    fn tag(&self, e: Event, i: Option<usize>) -> Event {
+        match i.and_then(|i| self.1.get(i)) {
+            Some(t) => e.tag(t.clone()),
+            None => e,
         }
     }
 }
@@ -204,19 +223,21 @@ fn read_offsets(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Offsets {
     Offsets::new(v)
 }
 
-fn tag_offset(e: Event, o: Option<f64>) -> Event {
-    match o {
-        Some(o) => e.tag(format!("clock_offset:{o:.3}")),
-        None => e,
-    }
-}
-
 fn iso(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| time::rfc3339(&t)).unwrap_or_else(|| "?".into())
 }
 
+/// Trimmed, `None` when empty; no new allocation when there was nothing to trim.
 fn nonempty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    let s = s?;
+    let t = s.trim();
+    if t.is_empty() {
+        None
+    } else if t.len() == s.len() {
+        Some(s)
+    } else {
+        Some(t.to_string())
+    }
 }
 
 /// Reads the four tables of one PowerLog database.
@@ -279,7 +300,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn time(&mut self, raw: Option<f64>) -> (Option<DateTime<Utc>>, Option<f64>) {
+    fn time(&mut self, raw: Option<f64>) -> (Option<DateTime<Utc>>, Option<usize>) {
         let (t, o) = self.offsets.time(raw);
         if t.is_none() {
             *self.no_time += 1;
@@ -321,15 +342,16 @@ fn launches(
         let bundle = nonempty(value_string(r.get_ref(3)?));
         let pid = value_i64(r.get_ref(4)?);
         let coalition = value_i64(r.get_ref(5)?);
-        let mut msg = format!("launch of {name}");
+        let mut msg = String::with_capacity(name.len() + 48);
+        let _ = write!(msg, "launch of {name}");
         if let Some(pid) = pid {
-            msg.push_str(&format!(" pid {pid}"));
+            let _ = write!(msg, " pid {pid}");
         }
         if let Some(b) = &bundle {
-            msg.push_str(&format!(" ({b})"));
+            let _ = write!(msg, " ({b})");
         }
         if let Some(c) = coalition {
-            msg.push_str(&format!(", coalition {c}"));
+            let _ = write!(msg, ", coalition {c}");
         }
         let mut e = Event::new("powerlog", "process_launch", ts)
             .actor(name)
@@ -345,7 +367,7 @@ fn launches(
         if bundle.is_none() {
             e = e.tag("no_bundle_id");
         }
-        p.emit(tag_offset(e, off));
+        p.emit(ctx.offsets.tag(e, off));
     }
     Ok(())
 }
@@ -387,6 +409,7 @@ fn traffic(
         let id = value_i64(r.get_ref(0)?);
         let (ts, off) = ctx.time(value_f64(r.get_ref(1)?));
         let (end, _) = ctx.offsets.time(value_f64(r.get_ref(2)?));
+        let end = end.map(|t| time::rfc3339(&t));
         let name = nonempty(value_string(r.get_ref(3)?)).unwrap_or_default();
         let bundle = nonempty(value_string(r.get_ref(4)?));
         let [cell_in, cell_out, wifi_in, wifi_out] =
@@ -394,7 +417,7 @@ fn traffic(
         let msg = format!(
             "traffic of {name} {} → {}: wifi in {} out {}, cell in {} out {}",
             iso(ts),
-            iso(end),
+            end.as_deref().unwrap_or("?"),
             opt(wifi_in),
             opt(wifi_out),
             opt(cell_in),
@@ -407,12 +430,12 @@ fn traffic(
             .bytes(sum(cell_in, wifi_in), sum(cell_out, wifi_out))
             .at("", format!("{TRAFFIC}:{}", opt(id)));
         if let Some(end) = end {
-            e = e.tag(format!("end:{}", time::rfc3339(&end)));
+            e = e.tag(format!("end:{end}"));
         }
         if bundle.is_none() {
             e = e.tag("no_bundle_id");
         }
-        p.emit(tag_offset(e, off));
+        p.emit(ctx.offsets.tag(e, off));
     }
     Ok(())
 }
@@ -445,6 +468,7 @@ fn coalitions(
         let id = value_i64(r.get_ref(0)?);
         let (ts, off) = ctx.time(value_f64(r.get_ref(1)?));
         let (end, _) = ctx.offsets.time(value_f64(r.get_ref(2)?));
+        let end = end.map(|t| time::rfc3339(&t));
         let name = nonempty(value_string(r.get_ref(3)?)).unwrap_or_default();
         let bundle = nonempty(value_string(r.get_ref(4)?));
         let coalition = value_i64(r.get_ref(5)?);
@@ -454,7 +478,7 @@ fn coalitions(
         let msg = format!(
             "coalition {name} {} → {}: tasks started {} exited {}, cpu {} s, disk read {} written {}",
             iso(ts),
-            iso(end),
+            end.as_deref().unwrap_or("?"),
             f(started),
             f(exited),
             f(cpu),
@@ -470,9 +494,9 @@ fn coalitions(
             e = e.tag(format!("coalition:{c}"));
         }
         if let Some(end) = end {
-            e = e.tag(format!("end:{}", time::rfc3339(&end)));
+            e = e.tag(format!("end:{end}"));
         }
-        p.emit(tag_offset(e, off));
+        p.emit(ctx.offsets.tag(e, off));
     }
     Ok(())
 }
@@ -516,7 +540,7 @@ fn apps(
         if let Some(r) = reason {
             e = e.tag(format!("reason:{r}"));
         }
-        p.emit(tag_offset(e, off));
+        p.emit(ctx.offsets.tag(e, off));
     }
     Ok(())
 }
