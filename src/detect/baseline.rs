@@ -1,7 +1,7 @@
 //! The phone's own history, so that "new" and "unusual" mean something on this device.
 //!
 //! A row names at most one entity the phone keeps a history of: a process (DataUsage,
-//! netusage, ADDaily, crash reports, shutdown.log clients) or a message handle (sms). Other
+//! netusage, ADDaily, crash reports, shutdown.log clients, PowerLog) or a message handle (sms). Other
 //! artifacts keep only the latest time (Manifest.db's last M/C/B, IDStatusCache's last
 //! lookup, locationd's last stop), so "first time" means nothing there and they get no
 //! entity. For each entity the baseline keeps its first time in the timeline, its first
@@ -125,8 +125,7 @@ fn entity_of<'a>(
 ) -> Option<(EntityKind, Cow<'a, str>)> {
     let key = match source {
         "shutdown" if kind != "shutdown_client" => return None,
-        // PowerLog names processes in its launch and traffic rows; coalitions and app
-        // states are named by launchd job or bundle id.
+        // PowerLog's coalition and application rows name launchd jobs and bundles.
         "powerlog" if !matches!(kind, "process_launch" | "network_interval") => return None,
         s if is_process_source(s) => (EntityKind::Process, Cow::Borrowed(process_name(actor))),
         "sms" => {
@@ -161,6 +160,7 @@ fn is_network_row(source: &str, kind: &str) -> bool {
     kind == "network_usage"
         || kind == "network_interval"
         || (kind == "process_first_seen" && matches!(source, "datausage" | "netusage"))
+        || (kind == "network_interval" && source == "powerlog")
 }
 
 impl Baseline {

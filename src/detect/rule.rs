@@ -49,6 +49,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/message_deletion.toml",
         include_str!("../../rules/message_deletion.toml"),
     ),
+    (
+        "rules/powerlog_new_process.toml",
+        include_str!("../../rules/powerlog_new_process.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

@@ -49,20 +49,8 @@ impl SqliteCopy {
             .filter(|n| !n.is_empty())
             .unwrap_or("evidence.sqlite")
             .to_string();
-        // Rotated PowerLog archives (`Archives/*.PLSQL.gz`, sysdiagnose `*.PLSQL.gz`)
-        // are gzip-compressed databases: the copy is the decompressed database.
-        let gzipped = name.to_ascii_lowercase().ends_with(".gz");
-        let name = if gzipped {
-            name[..name.len() - 3].to_string()
-        } else {
-            name
-        };
         let path = dir.path().join(&name);
         let own = ev.file_key(art)?;
-        if gzipped && key.is_none() && own.is_none() {
-            gunzip_hashed(ev, art, &path)?;
-            return Self::connect(art, path, dir, false);
-        }
         let main_key = key
             .map(|k| (k, None))
             .or(own.as_ref().map(|(k, s)| (k, *s)));
@@ -78,16 +66,6 @@ impl SqliteCopy {
             )?;
             had_wal |= suffix == "-wal";
         }
-        Self::connect(art, path, dir, had_wal)
-    }
-
-    /// Opens the private copy at `path`, query-only, and checks it is SQLite.
-    fn connect(
-        art: &Artifact,
-        path: PathBuf,
-        dir: tempfile::TempDir,
-        had_wal: bool,
-    ) -> Result<SqliteCopy, EvidenceError> {
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -230,68 +208,5 @@ fn copy_hashed(
         size,
         hex::encode(hasher.finalize()),
     );
-    Ok(())
-}
-
-/// Most bytes a gzip-compressed database may expand to in the scratch folder (real
-/// PowerLog archives are tens to a few hundred MB; a bomb stops here).
-pub const MAX_GUNZIP: u64 = 4 << 30;
-
-/// Decompresses a gzip artifact into `to`, hashing the compressed evidence bytes as
-/// every input is hashed. Stops with an error past [`MAX_GUNZIP`].
-fn gunzip_hashed(ev: &Evidence, art: &Artifact, to: &Path) -> Result<(), EvidenceError> {
-    use sha2::{Digest, Sha256};
-    use std::io::{Read, Write};
-    struct Hashing<R> {
-        inner: R,
-        hasher: Sha256,
-        size: u64,
-    }
-    impl<R: Read> Read for Hashing<R> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            self.hasher.update(&buf[..n]);
-            self.size += n as u64;
-            Ok(n)
-        }
-    }
-    let meta = std::fs::metadata(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
-    if !meta.is_file() {
-        return Err(EvidenceError::NotRegular {
-            path: art.path.clone(),
-        });
-    }
-    let src = std::fs::File::open(&art.path).map_err(|e| EvidenceError::io(&art.path, e))?;
-    let mut hashing = Hashing {
-        inner: std::io::BufReader::new(src),
-        hasher: Sha256::new(),
-        size: 0,
-    };
-    let mut dst =
-        std::io::BufWriter::new(std::fs::File::create(to).map_err(|e| EvidenceError::io(to, e))?);
-    let copied = {
-        let mut gz = flate2::read::GzDecoder::new(&mut hashing).take(MAX_GUNZIP + 1);
-        std::io::copy(&mut gz, &mut dst)
-    };
-    // Whatever happened, the bytes read so far are hashed to the end of the file.
-    let _ = std::io::copy(&mut hashing, &mut std::io::sink());
-    ev.inputs.insert(
-        &art.path,
-        &art.logical,
-        hashing.size,
-        hex::encode(hashing.hasher.finalize()),
-    );
-    let copied = copied.map_err(|e| EvidenceError::Invalid {
-        path: art.path.clone(),
-        msg: format!("not a readable gzip file ({e})"),
-    })?;
-    if copied > MAX_GUNZIP {
-        return Err(EvidenceError::TooLarge {
-            path: art.path.clone(),
-            size: copied,
-            limit: MAX_GUNZIP,
-        });
-    }
-    dst.flush().map_err(|e| EvidenceError::io(to, e))?;
     Ok(())
 }

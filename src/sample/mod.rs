@@ -21,6 +21,7 @@ mod life;
 mod media;
 mod model;
 mod plists;
+mod powerlog;
 mod safari;
 mod sms;
 mod sysdiagnose;

@@ -1,6 +1,7 @@
 //! `sysdiagnose_<local date>_iPhone-OS_iPhone_<build>.tar.gz` with one top folder
-//! holding `system_logs.logarchive/Extra/shutdown.log`, `crashes_and_spins/*.ips`
-//! and `ps.txt`; and the `crashes/` folder of legacy `.crash` reports.
+//! holding `system_logs.logarchive/Extra/shutdown.log`, `crashes_and_spins/*.ips`,
+//! `ps.txt` and `logs/powerlogs/*.PLSQL` (see `powerlog.rs`); and the `crashes/` folder of
+//! legacy `.crash` reports.
 //!
 //! shutdown.log: per reboot, `After <N.NN>s, these clients are still here:` notices
 //! each followed by tab-indented `remaining client pid: <PID> (<path>)` lines, closed by
@@ -76,6 +77,10 @@ pub fn write(
         }
     }
     files.push((format!("{top}/ps.txt"), ps(w, &mut rng).into_bytes()));
+    files.push((
+        format!("{top}/logs/powerlogs/{}", super::powerlog::file_name(w)),
+        super::powerlog::bytes(w, case, seed, dir, truths)?,
+    ));
 
     let archive = dir.join(format!("{top}.tar.gz"));
     let bytes = tar_gz(&files, clock::unix_secs(w.device.sysdiagnose)).map_err(io_err(&archive))?;

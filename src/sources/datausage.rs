@@ -30,7 +30,8 @@ impl NetworkUsage {
             locator: Locator {
                 backup: Some(("WirelessDomain", "Library/Databases/DataUsage.sqlite")),
                 filesystem: &["private/var/wireless/Library/Databases/DataUsage.sqlite"],
-                sysdiagnose: &[],
+                // Where a sysdiagnose carries it, when it does (docs/SOURCES.md).
+                sysdiagnose: &["logs/Networking/DataUsage.sqlite"],
             },
         }
     }
@@ -45,7 +46,8 @@ impl NetworkUsage {
                     "private/var/networkd/netusage.sqlite",
                     "private/var/networkd/db/netusage.sqlite",
                 ],
-                sysdiagnose: &[],
+                // Where a sysdiagnose carries it, when it does (docs/SOURCES.md).
+                sysdiagnose: &["logs/Networking/netusage.sqlite"],
             },
         }
     }

@@ -205,7 +205,7 @@ fn a_truncated_sysdiagnose_archive_keeps_what_it_holds_and_says_what_was_lost() 
         .to_string_lossy()
         .into_owned();
     run.assert_warning(&name, "not a readable tar.gz");
-    run.assert_others_parsed(&["shutdown", "ps"]); // ps.txt is written last, in the lost half
+    run.assert_others_parsed(&["shutdown", "ps", "powerlog"]); // written last, in the lost half
 }
 
 #[test]
