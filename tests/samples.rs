@@ -476,3 +476,42 @@ fn clean_has_only_near_misses_and_short_shutdowns() {
         .unwrap();
     assert_eq!((backup_agent, orphans), (0, 0));
 }
+
+/// The sample sysdiagnose's ps.txt and mobile_installation.log follow the grammar of the
+/// real files: ps's header columns as BSD ps prints them for sysdiagnose, and installd's
+/// entry header, checked against plaso's real mobile_installation.log first so the
+/// pattern is the real one.
+#[test]
+fn sample_sysdiagnose_logs_have_the_real_grammar() {
+    let entry = regex::Regex::new(
+        r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] 20[0-9]{2} \[[0-9]+\] <(notice|err|debug|info|warning)> \(0x[0-9a-f]+\) \S.*$",
+    )
+    .unwrap();
+    if let Some(shared) = chainline::shared_dir() {
+        let real = shared.join("testdata/plaso_ios/ios_sysdiag.log");
+        if let Ok(text) = std::fs::read_to_string(real) {
+            // 28 of its lines start an entry (the rest continue one).
+            assert_eq!(text.lines().filter(|l| entry.is_match(l)).count(), 28);
+        }
+    }
+    for case in [Case::Triangulation, Case::Forcedentry, Case::Clean] {
+        let c = open_case(case);
+        let log = String::from_utf8(
+            c.sysdiagnose["logs/MobileInstallation/mobile_installation.log"].clone(),
+        )
+        .unwrap();
+        assert!(log.lines().count() >= 2, "{case:?}");
+        for l in log.lines() {
+            assert!(entry.is_match(l), "{case:?}: {l}");
+        }
+        let ps = String::from_utf8(c.sysdiagnose["ps.txt"].clone()).unwrap();
+        let header: Vec<&str> = ps.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "USER", "UID", "PRSNA", "PID", "PPID", "F", "%CPU", "%MEM", "PRI", "NI", "VSZ",
+                "RSS", "WCHAN", "TT", "STAT", "STARTED", "TIME", "COMMAND"
+            ]
+        );
+    }
+}

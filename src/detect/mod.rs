@@ -224,7 +224,9 @@ fn chain_finding(
     let f = Finding {
         id: String::new(),
         rule: c.rule.id.clone(),
-        title: c.rule.title.clone(),
+        title: c
+            .rule
+            .title_for(c.rows.iter().map(|r| c.selector(r.sel).name.as_str())),
         severity: c.severity,
         score: c.score,
         start: findings::ts_string(c.start),

@@ -90,8 +90,33 @@ pub struct Rule {
     pub follow_ups: Vec<Selector>,
     /// A veto row inside a trigger's window disqualifies that trigger.
     pub vetoes: Vec<Selector>,
+    /// Campaign names a finding's title may carry, each with the selectors whose rows
+    /// support it: the title follows the evidence that fired, not the rule's name.
+    pub families: Vec<Family>,
     /// `builtin:rules/x.toml` or the path of the file given with `--rules`.
     pub origin: String,
+}
+
+/// A campaign a chain may be attributed to in its title, when one of `any` fired.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    pub name: String,
+    pub any: Vec<String>,
+}
+
+impl Rule {
+    /// The title of a finding whose chain holds rows of these selectors: the rule's
+    /// title with the first family the evidence supports, e.g. "… (Operation
+    /// Triangulation-like)"; without one, the bare title.
+    pub fn title_for<'a>(&self, fired: impl Iterator<Item = &'a str> + Clone) -> String {
+        for f in &self.families {
+            if fired.clone().any(|n| f.any.iter().any(|a| a == n)) {
+                return format!("{} ({})", self.title, f.name);
+            }
+        }
+        self.title.clone()
+    }
 }
 
 impl Rule {
@@ -329,6 +354,8 @@ struct RuleSpec {
     follow_up: Vec<SelectorSpec>,
     #[serde(default)]
     veto: Vec<SelectorSpec>,
+    #[serde(default)]
+    family: Vec<Family>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -709,6 +736,21 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, String> {
             }
         }
     }
+    for f in &spec.family {
+        if f.name.trim().is_empty() || f.any.is_empty() {
+            return Err(at(
+                "family: needs a name and at least one selector in `any`".into(),
+            ));
+        }
+        for n in &f.any {
+            if !triggers.iter().chain(&follow_ups).any(|s| &s.name == n) {
+                return Err(at(format!(
+                    "family `{}` names `{n}`, which is no trigger or follow_up",
+                    f.name
+                )));
+            }
+        }
+    }
     for g in &spec.require {
         if g.is_empty() {
             return Err(at("require: empty group".into()));
@@ -756,6 +798,7 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, String> {
         triggers,
         follow_ups,
         vetoes,
+        families: spec.family,
         origin: origin.to_string(),
     })
 }

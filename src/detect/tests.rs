@@ -572,7 +572,7 @@ fn forcedentry_fires_on_disguised_gif_then_new_process() {
 }
 
 #[test]
-fn forcedentry_crash_path_needs_the_crash_within_a_minute() {
+fn forcedentry_crash_path_needs_the_crash_within_three_minutes() {
     let fire = detect(vec![
         attachment_received(0, "+15551234567", "~/x.gif", &[]),
         crash(10, "IMTranscoderAgent"),
@@ -588,6 +588,89 @@ fn forcedentry_crash_path_needs_the_crash_within_a_minute() {
     ])
     .1;
     assert!(of(&late, "forcedentry").is_empty(), "{:#?}", late.findings);
+}
+
+/// The parse (and its crash) can come after a long download: a crash 90 s after the
+/// attachment row still counts.
+#[test]
+fn forcedentry_crash_at_ninety_seconds() {
+    let d = detect(vec![
+        attachment_received(0, "+15551234567", "~/x.gif", &[]),
+        crash(90, "IMTranscoderAgent"),
+        first_seen(150, "roleaboutd", "", 2),
+    ])
+    .1;
+    assert_eq!(of(&d, "forcedentry").len(), 1, "{:#?}", d.findings);
+}
+
+/// Titles follow the evidence: a download followed by a never-seen process with no
+/// bundle id — FORCEDENTRY with its crash logs and attachment wiped — is not titled
+/// Triangulation; the published Triangulation traces are.
+#[test]
+fn heuristic_title_follows_the_evidence() {
+    let (_, d) = detect(published_triangulation());
+    let f = of(&d, "triangulation_heuristic");
+    assert!(
+        f[0].title.ends_with("(Operation Triangulation-like)"),
+        "{}",
+        f[0].title
+    );
+    let (_, d) = detect(vec![
+        usage(
+            0,
+            "IMTransferAgent",
+            "com.apple.datausage.messages",
+            900_000,
+            0,
+            11,
+        ),
+        first_seen(40, "roleaboutd", "", 2),
+    ]);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert!(!f[0].title.contains("Triangulation"), "{}", f[0].title);
+    assert!(f[0].title.ends_with("(Pegasus-like)"), "{}", f[0].title);
+}
+
+/// The download seen under another Messages process name (a real one in the MVT
+/// backup's DataUsage) triggers like IMTransferAgent.
+#[test]
+fn heuristic_download_by_another_messages_process() {
+    let mut ev = published_triangulation();
+    ev[0] = usage(
+        0,
+        "IMRemoteURLConne",
+        "com.apple.datausage.messages",
+        241_000,
+        0,
+        11,
+    );
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert_eq!(f[0].severity, Severity::Critical);
+}
+
+/// Another daemon than BackupAgent after the emptied folder: a never-seen process with
+/// no bundle id still makes the chain at least high.
+#[test]
+fn heuristic_with_another_daemon_than_backupagent() {
+    let ev = vec![
+        usage(
+            0,
+            "IMTransferAgent",
+            "com.apple.datausage.messages",
+            241_000,
+            0,
+            11,
+        ),
+        attachment_dir(43, "Library/SMS/Attachments/65/05", true),
+        first_seen(63, "msgacntd", "", 12),
+    ];
+    let (_, d) = detect(ev);
+    let f = of(&d, "triangulation_heuristic");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert!(f[0].severity >= Severity::High, "{:#?}", f[0]);
 }
 
 #[test]

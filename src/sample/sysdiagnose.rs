@@ -78,6 +78,10 @@ pub fn write(
     }
     files.push((format!("{top}/ps.txt"), ps(w, &mut rng).into_bytes()));
     files.push((
+        format!("{top}/logs/MobileInstallation/mobile_installation.log"),
+        install_log(w, &mut rng).into_bytes(),
+    ));
+    files.push((
         format!("{top}/logs/powerlogs/{}", super::powerlog::file_name(w)),
         super::powerlog::bytes(w, case, seed, dir, truths)?,
     ));
@@ -345,6 +349,52 @@ fn ps(w: &World, rng: &mut Rng) -> String {
             format!("{}:{:02}.{:02}", rng.random_range(0..9), rng.random_range(0..60), rng.random_range(0..100)),
         ));
         pid += rng.random_range(1..60);
+    }
+    out
+}
+
+/// installd's log in the real grammar (`Wed Aug 11 05:51:02 2021 [176] <notice>
+/// (0x16bae7000) <method>: <message>`, local time, `%e` day padded with a space): a data
+/// container made live for each app the phone used in its last two weeks, and the
+/// validation errors every boot logs for system bundles.
+fn install_log(w: &World, rng: &mut Rng) -> String {
+    let d = &w.device;
+    let mut bundles: Vec<&str> = w
+        .processes
+        .iter()
+        .filter_map(|p| p.bundle.as_deref())
+        .filter(|b| !b.contains("datausage") && b.contains('.'))
+        .collect();
+    bundles.sort_unstable();
+    bundles.dedup();
+    let mut entries: Vec<(i64, String)> = Vec::new();
+    for b in bundles.iter().take(12) {
+        let us = d.sysdiagnose - rng.random_range(SEC..14 * clock::DAY);
+        entries.push((
+            us,
+            format!(
+                "<notice> (0x16bae7000) -[MIContainer makeContainerLiveReplacingContainer:reason:waitForDeletion:withError:]: Made container live for {b} at /private/var/mobile/Containers/Data/Application/{}",
+                guid(rng)
+            ),
+        ));
+    }
+    for fw in ["NanoPhotosCore", "CoreDuetContext"] {
+        let us = d.sysdiagnose - rng.random_range(SEC..14 * clock::DAY);
+        entries.push((
+            us,
+            format!(
+                "<err> (0x16bae7000) -[MIBundle _validateWithError:]: 47: Failed to load Info.plist from bundle at path /System/Library/PrivateFrameworks/{fw}.framework"
+            ),
+        ));
+    }
+    entries.sort_by_key(|e| e.0);
+    let mut out = String::new();
+    for (us, rest) in entries {
+        let l = clock::local(us, d.tz);
+        out.push_str(&format!(
+            "{} [176] {rest}\n",
+            l.format("%a %b %e %H:%M:%S %Y")
+        ));
     }
     out
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub const BIN: &str = env!("CARGO_BIN_EXE_chainline");
 
 /// Sources that yield rows on the pristine case (idstatus is present but empty).
-pub const SOURCES: [&str; 11] = [
+pub const SOURCES: [&str; 12] = [
     "manifest",
     "sms",
     "datausage",
@@ -23,6 +23,7 @@ pub const SOURCES: [&str; 11] = [
     "addaily",
     "locationd",
     "ps",
+    "mobileinstallation",
     "powerlog",
 ];
 
