@@ -230,6 +230,30 @@ fn sqlite_time(db: &Path, record: &str) -> String {
             let mb = chainline::evidence::mbfile::decode(&blob).unwrap();
             rfc(time::unix_seconds(mb.last_modified.unwrap() as f64))
         }
+        // PowerLog: Unix seconds plus the `system` offset recorded in force at that time.
+        pl if pl.starts_with("PL") => {
+            let raw: f64 = conn
+                .query_row(
+                    &format!("SELECT timestamp FROM \"{pl}\" WHERE ID = ?1"),
+                    [key],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut offsets: Vec<(f64, f64)> = conn
+                .prepare("SELECT timestamp, system FROM PLStorageOperator_EventForward_TimeOffset")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            offsets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let off = offsets
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= raw)
+                .map_or(0.0, |(_, o)| *o);
+            rfc(time::unix_seconds(raw + off))
+        }
         other => panic!("unexpected table {other}"),
     }
 }
@@ -318,6 +342,10 @@ fn every_planted_row_exists_with_its_time() {
                     .unwrap_or_else(|| panic!("{case}: {artifact} not in the archive"));
                 if record == "file" {
                     crash_time(bytes)
+                } else if inside.ends_with(".PLSQL") {
+                    let db = scratch.path().join("powerlog.PLSQL");
+                    std::fs::write(&db, bytes).unwrap();
+                    sqlite_time(&db, record)
                 } else {
                     shutdown_time(&String::from_utf8_lossy(bytes), record)
                 }
