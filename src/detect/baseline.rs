@@ -158,7 +158,6 @@ pub fn identity(s: &str) -> String {
 
 fn is_network_row(source: &str, kind: &str) -> bool {
     kind == "network_usage"
-        || kind == "network_interval"
         || (kind == "process_first_seen" && matches!(source, "datausage" | "netusage"))
         || (kind == "network_interval" && source == "powerlog")
 }
