@@ -15,6 +15,7 @@ pub mod export;
 pub mod query;
 pub mod report;
 pub mod sample;
+pub mod saved;
 pub mod shell;
 pub mod sources;
 pub mod timeline;

@@ -1,8 +1,7 @@
 //! The pipeline: evidence → sources → timeline → detection → outputs.
 
-mod runlog;
-
-pub use runlog::{
+// The run log's types live in `saved` (read by the report too); re-exported for callers.
+pub use crate::saved::{
     redact_secrets, ArtifactReport, ArtifactStatus, ContainerReport, EncryptionReport, RunLog,
     Stage, StageStart,
 };
@@ -71,7 +70,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Analysis> {
 /// Runs the analysis, opening encrypted backups with `unlock` (password or key file).
 pub fn run_with(opts: &Options, unlock: &crate::evidence::Unlock) -> anyhow::Result<Analysis> {
     let progress = Progress::new(opts.quiet);
-    let mut log = RunLog::start(opts);
+    let mut log = RunLog::start(&opts.out);
 
     // Rules and indicators first: a bad rule file stops the run before any evidence is read.
     let mut detect_opts = detect::DetectOptions::load(&opts.rules, &opts.iocs)?;

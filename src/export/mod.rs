@@ -4,7 +4,8 @@
 //! annotations.json travel with the rows. Every CSV cell of evidence text goes through
 //! [`csv_safe::neutralise`].
 
-pub mod csv_safe;
+// CSV neutralisation lives with the query layer below (its CSV output uses it too).
+pub use crate::query::csv_safe;
 mod mvt;
 mod timesketch;
 

@@ -5,6 +5,7 @@
 //! into `tags`), `findings` and `finding_events`. Results are shown by [`Render`] in
 //! the analyst's [`Zone`]; stored values stay UTC.
 
+pub mod csv_safe;
 mod load;
 mod render;
 mod zone;

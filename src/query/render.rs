@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
+use super::csv_safe;
 use super::Zone;
-use crate::export::csv_safe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {

@@ -7,8 +7,8 @@ use anyhow::Context;
 use polars::prelude::{DataFrame, PolarsResult, SortMultipleOptions};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::analyze::RunLog;
 use crate::annotations::Annotations;
+use crate::saved::RunLog;
 use crate::timeline;
 
 /// `findings.json` as the detection writes it. Private to the report so that the

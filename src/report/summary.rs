@@ -10,8 +10,8 @@ use super::findings::CONTEXT_MINUTES;
 use super::page::{duration, n, pretty_time, short_time, value_text, MICROS};
 use super::parse_time;
 use super::saved::Saved;
-use crate::analyze::ArtifactStatus;
 use crate::evidence::ContainerKind;
+use crate::saved::ArtifactStatus;
 
 /// Warnings printed per artifact; run.json holds them all.
 const WARNINGS_SHOWN: usize = 20;
@@ -229,7 +229,7 @@ pub(crate) fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
     }
 }
 
-pub(crate) fn artifacts(log: &crate::analyze::RunLog) -> Artifacts {
+pub(crate) fn artifacts(log: &crate::saved::RunLog) -> Artifacts {
     let status_name = |s: ArtifactStatus| match s {
         ArtifactStatus::Parsed => "parsed",
         ArtifactStatus::Partial => "partial",
@@ -242,7 +242,7 @@ pub(crate) fn artifacts(log: &crate::analyze::RunLog) -> Artifacts {
         ArtifactStatus::Missing => 2,
         ArtifactStatus::Parsed => 3,
     };
-    let mut list: Vec<&crate::analyze::ArtifactReport> = log.artifacts.iter().collect();
+    let mut list: Vec<&crate::saved::ArtifactReport> = log.artifacts.iter().collect();
     list.sort_by(|a, b| {
         rank(a.status)
             .cmp(&rank(b.status))
@@ -292,7 +292,7 @@ pub(crate) fn artifacts(log: &crate::analyze::RunLog) -> Artifacts {
     }
 }
 
-pub(crate) fn method(log: &crate::analyze::RunLog) -> Method {
+pub(crate) fn method(log: &crate::saved::RunLog) -> Method {
     let rules = log
         .rules
         .iter()

@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Artifact, Evidence, InputRecord, Warning};
 
-use super::Options;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArtifactStatus {
@@ -223,14 +221,15 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    pub fn start(opts: &Options) -> Self {
+    /// A run log for an analysis writing into `out`, started now.
+    pub fn start(out: &std::path::Path) -> Self {
         RunLog {
             tool: "chainline".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             started: crate::timeline::time::rfc3339(&chrono::Utc::now()),
             finished: None,
             command: redact_secrets(std::env::args()),
-            out: opts.out.display().to_string(),
+            out: out.display().to_string(),
             partial: false,
             warnings: Vec::new(),
             containers: Vec::new(),

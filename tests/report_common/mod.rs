@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use chainline::analyze::{ArtifactReport, ArtifactStatus, ContainerReport, Options, RunLog};
+use chainline::analyze::{ArtifactReport, ArtifactStatus, ContainerReport, RunLog};
 use chainline::annotations::{Annotations, Note, TagMark as Tag};
 use chainline::evidence::{ContainerKind, DeviceInfo, InputRecord};
 use chainline::timeline::{self, Event, TimelineBuilder};
@@ -186,10 +186,7 @@ pub fn annotations() -> Annotations {
 }
 
 pub fn run_log(tl: &polars::prelude::DataFrame) -> RunLog {
-    let mut log = RunLog::start(&Options {
-        out: "out/case".into(),
-        ..Default::default()
-    });
+    let mut log = RunLog::start(std::path::Path::new("out/case"));
     log.started = "2024-03-01T08:00:00.000000Z".into();
     log.command = vec![
         "chainline".into(),
