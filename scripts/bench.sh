@@ -57,6 +57,24 @@ last=$(echo $SCALES | awk '{print $NF}')
 measure "query_scale$last" "$BIN" query "$B/out$last" \
   "SELECT source, kind, count(*) AS n, sum(bytes_in) AS bytes_in FROM timeline WHERE kind = 'network_usage' OR actor LIKE '%Agent%' GROUP BY source, kind ORDER BY n DESC"
 
+# Issue 22: a sysdiagnose with a ~50 MB PowerLog and a 4,000-line ps.txt; its sources'
+# time set beside the scale-1 backup's sources stage.
+if [ -z "${BENCH_SKIP_SYSDIAGNOSE:-}" ] && command -v python3 >/dev/null; then
+  [ -d "$B/large_sysdiagnose" ] || python3 scripts/large_sysdiagnose.py "$B/large_sysdiagnose" 50
+  rm -rf "$B/out_sysdiagnose"
+  measure "chainline_large_sysdiagnose" "$BIN" analyze -q "$B/large_sysdiagnose" -o "$B/out_sysdiagnose"
+  python3 - "$B/out_sysdiagnose/run.json" "$B/out$(echo $SCALES | awk '{print $1}')/run.json" <<'PY' || true
+import json, sys
+sd, bk = (json.load(open(p)) for p in sys.argv[1:3])
+src = lambda r: next(s["ms"] for s in r["stages"] if s["name"] == "sources")
+print(f"  large sysdiagnose: {sd['rows_total']:,} rows; sources stage {src(sd):,.0f} ms "
+      f"(scale-1 backup: {src(bk):,.0f} ms, ratio {src(sd)/src(bk):.2f}); peak RSS "
+      f"{max(s.get('peak_rss_mib') or 0 for s in sd['stages']):,.0f} MiB")
+for a in sorted(sd["artifacts"], key=lambda a: -a["elapsed_ms"])[:4]:
+    print(f"  source {a['source']:<10} {a['rows']:>9,} rows {a['elapsed_ms']:>9.1f} ms")
+PY
+fi
+
 # MVT on the same scale-1 backup, in a local virtualenv.
 first=$(echo $SCALES | awk '{print $1}')
 if [ -z "${BENCH_SKIP_MVT:-}" ] && command -v python3 >/dev/null; then

@@ -57,6 +57,29 @@ static TUNE_ALLOCATOR_EARLY: extern "C" fn() = {
     early
 };
 
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Each rule: id, severity, the sources its triggers read, its title.
+    List {
+        /// An output folder of `chainline analyze`: say whether it holds those sources.
+        #[arg(long = "case")]
+        case: Option<PathBuf>,
+    },
+    /// Validate a rule file without evidence.
+    Check { file: PathBuf },
+    /// Run a rule file (or a built-in rule, by id) against a saved analysis.
+    Test {
+        /// A rule file, or the id of a built-in rule.
+        rule: String,
+        /// An output folder of `chainline analyze`.
+        #[arg(long = "case")]
+        case: PathBuf,
+        /// Trigger rows explained at most.
+        #[arg(long, default_value_t = 50)]
+        max: usize,
+    },
+}
+
 #[derive(Parser)]
 #[command(
     name = "chainline",
@@ -181,6 +204,19 @@ Reads OUT/timeline.parquet, OUT/findings.json, OUT/run.json and OUT/annotations.
         /// An output folder written by `chainline analyze`.
         out: PathBuf,
     },
+    /// The detection rules: list them, validate a rule file, or try rules on a saved analysis.
+    #[command(
+        after_help = "Examples:\n  chainline rules list\n  chainline rules list --case out/alice\n  \
+chainline rules check my_rule.toml\n  chainline rules test my_rule.toml --case out/alice\n  \
+chainline rules test triangulation_heuristic --case out/alice\n\n\
+Rule files are TOML (docs/DETECTIONS.md). `check` exits non-zero on an invalid file with the\n\
+same message `analyze --rules` gives; `test` says for each trigger row why it did or\n\
+did not start a chain."
+    )]
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
     /// Write seeded synthetic sample cases (developer tool; see sample_cases/README.md).
     #[command(name = "generate-sample", hide = true)]
     GenerateSample {
@@ -290,6 +326,7 @@ fn main() -> ExitCode {
                 println!("{}", opts.out.join("report.html").display());
             })
         }
+        Command::Rules { action } => rules_command(action),
         Command::Query {
             path,
             sql,
@@ -432,4 +469,42 @@ fn generate_sample(
         }
     }
     Ok(())
+}
+
+fn rules_command(action: RulesAction) -> anyhow::Result<()> {
+    use chainline::detect::{rule, tooling};
+    match action {
+        RulesAction::List { case } => {
+            print!("{}", tooling::list(&rule::builtin()?, case.as_deref())?);
+            Ok(())
+        }
+        RulesAction::Check { file } => {
+            let rules = tooling::check(&file)?;
+            for r in &rules {
+                println!("ok: {} — {}", r.id, r.title);
+            }
+            Ok(())
+        }
+        RulesAction::Test {
+            rule: name,
+            case,
+            max,
+        } => {
+            let path = PathBuf::from(&name);
+            let rules = if path.is_file() {
+                tooling::check(&path)?
+            } else {
+                let found: Vec<_> = rule::builtin()?
+                    .into_iter()
+                    .filter(|r| r.id == name)
+                    .collect();
+                if found.is_empty() {
+                    anyhow::bail!("{name}: no such rule file, and no built-in rule has that id (see `chainline rules list`)");
+                }
+                found
+            };
+            print!("{}", tooling::test(&rules, &case, max)?);
+            Ok(())
+        }
+    }
 }

@@ -320,12 +320,30 @@ pub(crate) fn selections(rule: &Rule, cols: &Columns) -> Selections {
     }
 }
 
-/// Every chain one rule finds in the timeline, from its selections.
+/// Why one trigger row did or did not start a chain (`chainline rules test`).
+#[derive(Debug, Clone)]
+pub struct TriggerTrace {
+    pub row: u32,
+    pub ts: i64,
+    pub trigger: String,
+    /// Follow-up selectors with rows in the window, and how many rows each took.
+    pub found: Vec<(String, usize)>,
+    pub classes: Vec<String>,
+    /// Require groups none of whose selectors is present.
+    pub missing: Vec<Vec<String>>,
+    /// The veto selector and row that cancelled it (the chain is then reported low).
+    pub vetoed: Option<(String, u32)>,
+    pub qualified: bool,
+}
+
+/// Every chain one rule finds in the timeline, from its selections; with `trace`, also
+/// what happened to each trigger row.
 pub(crate) fn chains<'r>(
     rule: &'r Rule,
     sel: Selections,
     cols: &Columns,
     base: &Baseline,
+    mut trace: Option<&mut Vec<TriggerTrace>>,
 ) -> Vec<Chain<'r>> {
     let times = &cols.times;
     let order = &cols.order;
@@ -439,9 +457,31 @@ pub(crate) fn chains<'r>(
                     .map(|(k, _)| rule.follow_ups[*k].class.as_str()),
             )
             .collect();
-        if classes.len() >= rule.min_classes
-            && rule.require.iter().all(|g| g.iter().any(|n| present(n)))
-        {
+        let qualifies = classes.len() >= rule.min_classes
+            && rule.require.iter().all(|g| g.iter().any(|n| present(n)));
+        if let Some(tr) = trace.as_deref_mut() {
+            tr.push(TriggerTrace {
+                row: order[p],
+                ts: t,
+                trigger: rule.triggers[ti].name.clone(),
+                found: found
+                    .iter()
+                    .map(|(k, rows)| (rule.follow_ups[*k].name.clone(), rows.len()))
+                    .collect(),
+                classes: classes.iter().map(|c| c.to_string()).collect(),
+                missing: rule
+                    .require
+                    .iter()
+                    .filter(|g| !g.iter().any(|n| present(n)))
+                    .cloned()
+                    .collect(),
+                vetoed: vetoed
+                    .as_ref()
+                    .map(|v| (rule.vetoes[v.selector].name.clone(), v.row)),
+                qualified: qualifies,
+            });
+        }
+        if qualifies {
             qualified.push(Qualified {
                 pos: p,
                 trigger: ti,

@@ -11,6 +11,7 @@ mod explain;
 pub mod findings;
 pub mod rule;
 pub mod stix;
+pub mod tooling;
 
 pub use findings::{Finding, FindingEvent, FindingsFile, IocMatch, Role, Severity};
 pub use rule::{Rule, RuleError};
@@ -122,7 +123,7 @@ pub fn run(timeline: &mut DataFrame, opts: &DetectOptions) -> anyhow::Result<Det
             .rules
             .par_iter()
             .zip(selections)
-            .map(|(r, sel)| engine::chains(r, sel, &cols, &base))
+            .map(|(r, sel)| engine::chains(r, sel, &cols, &base, None))
             .collect();
         let mut out: Vec<(Finding, Vec<u32>)> = Vec::new();
         for c in chains.iter().flatten() {

@@ -859,7 +859,8 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Rule>, RuleError> {
     Ok(rules)
 }
 
-fn load_file(path: &Path) -> Result<Vec<Rule>, RuleError> {
+/// One rule file, validated (built-ins not included).
+pub fn load_file(path: &Path) -> Result<Vec<Rule>, RuleError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| RuleError {
         file: file.clone(),
