@@ -198,6 +198,17 @@ fn mvt_backup_sms_datausage_tcc_safari() {
     assert!(live
         .iter()
         .all(|r| r.kind == "network_usage" && !r.tags.contains(&"orphan".to_string())));
+    // .GlobalPreferences.plist has LDMGlobalEnabled = true (README: Lockdown Mode enabled;
+    // MVT's informational alert): one settings row, the fact, and the report says so.
+    let settings = of("settings");
+    assert_eq!(settings.len(), 1);
+    assert_eq!(
+        (settings[0].kind.as_str(), settings[0].target.as_str()),
+        ("lockdown_mode", "enabled")
+    );
+    assert_eq!(artifact("settings")["facts"]["lockdown_mode"], true);
+    let report = std::fs::read_to_string(out.path().join("out/report.html")).unwrap();
+    assert!(report.contains("<th>Lockdown Mode</th><td>enabled"));
     // 31 of the 40 ZPROCNAMEs are `<UUID>/<bundle id>` (sqlite3: SELECT count(*) FROM
     // ZPROCESS WHERE ZPROCNAME LIKE '________-____-____-____-____________/%'): each is
     // named by its bundle id, and no actor is a bare UUID.

@@ -30,6 +30,9 @@ pub(crate) struct Case {
     pub started: String,
     pub finished: String,
     pub command: String,
+    /// Lockdown Mode as `.GlobalPreferences.plist` records it: "enabled", "disabled",
+    /// or "" when no artifact said.
+    pub lockdown_mode: String,
 }
 
 #[derive(Serialize)]
@@ -226,6 +229,7 @@ pub(crate) fn case(saved: &Saved, colors: &BTreeMap<String, String>) -> Case {
         started: pretty_time(&log.started),
         finished: log.finished.as_deref().map(pretty_time).unwrap_or_default(),
         command: log.command.join(" "),
+        lockdown_mode: lockdown_mode(log),
     }
 }
 
@@ -323,4 +327,14 @@ pub(crate) fn method(log: &crate::saved::RunLog) -> Method {
         ioc_files,
         context_minutes: CONTEXT_MINUTES,
     }
+}
+
+/// The Lockdown Mode state the `settings` source recorded (run.json facts).
+fn lockdown_mode(log: &crate::saved::RunLog) -> String {
+    log.artifacts
+        .iter()
+        .filter(|a| a.source == "settings")
+        .find_map(|a| a.facts.get("lockdown_mode").and_then(|v| v.as_bool()))
+        .map(|on| if on { "enabled" } else { "disabled" }.to_string())
+        .unwrap_or_default()
 }

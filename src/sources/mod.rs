@@ -12,6 +12,7 @@ pub mod datausage;
 pub mod filetimes;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod globalprefs;
 pub mod idstatus;
 pub mod import;
 pub mod installlog;
@@ -198,6 +199,7 @@ pub fn registry() -> Vec<Box<dyn Source>> {
         Box::new(installlog::InstallLog),
         Box::new(lockdownd::LockdownLog),
         Box::new(privacyreport::PrivacyReport),
+        Box::new(globalprefs::GlobalPreferences),
     ]
 }
 
