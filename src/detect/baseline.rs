@@ -108,7 +108,7 @@ pub fn process_name(s: &str) -> &str {
 pub fn is_process_source(source: &str) -> bool {
     matches!(
         source,
-        "datausage" | "netusage" | "addaily" | "crash" | "shutdown" | "powerlog"
+        "datausage" | "netusage" | "addaily" | "crash" | "shutdown" | "powerlog" | "ps"
     )
 }
 

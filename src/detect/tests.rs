@@ -906,6 +906,36 @@ fn ind(kind: IocKind, value: &str, malware: &str) -> Indicator {
     }
 }
 
+/// A process indicator meets the executable of a ps.txt row (by its last component),
+/// and the file-path indicator its path; a name that only starts like it does not.
+#[test]
+fn indicators_meet_ps_rows() {
+    let set = IocSet::from_indicators(vec![
+        ind(IocKind::Process, "rolexd", "King"),
+        ind(IocKind::FilePath, "/private/var/tmp/upgrade.dylib", "Pred"),
+    ]);
+    let ps = |secs, path: &str, n: u32| {
+        Event::new("ps", "process_running", Some(at(secs)))
+            .actor(path)
+            .target(n.to_string())
+            .at("sysdiagnose/ps.txt", format!("line:{n}"))
+    };
+    let (df, d) = detect_with(
+        vec![
+            ps(
+                0,
+                "/private/var/db/com.apple.xpc.roleaccountd.staging/rolexd",
+                2,
+            ),
+            ps(1, "/usr/libexec/rolexdaemon", 3),
+        ],
+        set,
+    );
+    assert!(tags_of(&df, "line:2").contains(&"ioc:King".to_string()));
+    assert!(!tags_of(&df, "line:3").iter().any(|t| t.starts_with("ioc:")));
+    assert_eq!(of(&d, IOC_RULE).len(), 1);
+}
+
 #[test]
 fn indicator_matching_rules() {
     let set = IocSet::from_indicators(vec![
