@@ -53,6 +53,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/powerlog_new_process.toml",
         include_str!("../../rules/powerlog_new_process.toml"),
     ),
+    (
+        "rules/staged_process.toml",
+        include_str!("../../rules/staged_process.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

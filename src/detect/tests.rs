@@ -906,6 +906,57 @@ fn ind(kind: IocKind, value: &str, malware: &str) -> Indicator {
     }
 }
 
+fn ps_row(secs: i64, path: &str, line: u32) -> Event {
+    Event::new("ps", "process_running", Some(at(secs)))
+        .actor(path)
+        .target(line.to_string())
+        .at("sysdiagnose/ps.txt", format!("line:{line}"))
+}
+
+#[test]
+fn staged_process_fires_on_a_ps_row_from_a_staging_folder() {
+    let (_, d) = detect(vec![ps_row(0, "/private/var/tmp/UserEventAgent", 40)]);
+    let f = of(&d, "staged_process");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert_eq!(f[0].severity, Severity::High);
+    assert!(f[0].title.ends_with("(Predator-like)"), "{}", f[0].title);
+    // The same binary at a reboot in shutdown.log, days before: critical.
+    let (_, d) = detect(vec![
+        shutdown_client(
+            -3 * 86_400,
+            "/private/var/db/com.apple.xpc.roleaccountd.staging/rolexd",
+            1,
+        ),
+        ps_row(
+            0,
+            "/private/var/db/com.apple.xpc.roleaccountd.staging/rolexd",
+            41,
+        ),
+    ]);
+    let f = of(&d, "staged_process");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert_eq!(f[0].severity, Severity::Critical);
+    assert!(
+        f[0].title.ends_with("(Reign/KingsPawn-like)"),
+        "{}",
+        f[0].title
+    );
+}
+
+#[test]
+fn staged_process_quiet_on_system_and_app_paths() {
+    let (_, d) = detect(vec![
+        ps_row(0, "/usr/libexec/UserEventAgent", 40),
+        ps_row(
+            1,
+            "/private/var/containers/Bundle/Application/1B2C/App.app/App",
+            41,
+        ),
+        ps_row(2, "/System/Library/PrivateFrameworks/X.framework/tmpd", 42),
+    ]);
+    assert!(of(&d, "staged_process").is_empty(), "{:#?}", d.findings);
+}
+
 /// A process indicator meets the executable of a ps.txt row (by its last component),
 /// and the file-path indicator its path; a name that only starts like it does not.
 #[test]
