@@ -57,6 +57,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/staged_process.toml",
         include_str!("../../rules/staged_process.toml"),
     ),
+    (
+        "rules/unifiedlog_chain.toml",
+        include_str!("../../rules/unifiedlog_chain.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

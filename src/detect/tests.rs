@@ -957,6 +957,68 @@ fn staged_process_quiet_on_system_and_app_paths() {
     assert!(of(&d, "staged_process").is_empty(), "{:#?}", d.findings);
 }
 
+fn ulog(secs: i64, process: &str, kind: &'static str, message: &str, line: u32) -> Event {
+    Event::new("unifiedlog", kind, Some(at(secs)))
+        .actor(process)
+        .message(format!("{process}[1]: {message}"))
+        .at("system_logs.ndjson", format!("line:{line}"))
+}
+
+#[test]
+fn unifiedlog_chain_fires_link_by_link() {
+    let ev = vec![
+        ulog(0, "IMTransferAgent", "attachment_download", "Starting download of attachment", 1),
+        ulog(90, "ReportCrash", "crash_report_written", "Saved crash report for IMTranscoderAgent[402] to IMTranscoderAgent-2021.ips", 2),
+        ulog(120, "launchd", "process_spawn", "Successfully spawned /private/var/db/com.apple.xpc.roleaccountd.staging/roleaboutd[812]", 3),
+    ];
+    let (_, d) = detect(ev);
+    let f = of(&d, "unifiedlog_chain");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert_eq!(f[0].severity, Severity::Critical);
+    assert!(
+        f[0].title.ends_with("(FORCEDENTRY/BLASTPASS-like)"),
+        "{}",
+        f[0].title
+    );
+}
+
+#[test]
+fn unifiedlog_chain_quiet_on_near_misses() {
+    // An ordinary crash of another process, a system spawn, and a crash 10 min later.
+    let ev = vec![
+        ulog(
+            0,
+            "IMTransferAgent",
+            "attachment_download",
+            "Starting download of attachment",
+            1,
+        ),
+        ulog(
+            30,
+            "ReportCrash",
+            "crash_report_written",
+            "Saved crash report for Maps[77]",
+            2,
+        ),
+        ulog(
+            40,
+            "launchd",
+            "process_spawn",
+            "Successfully spawned /usr/libexec/lsd[99]",
+            3,
+        ),
+        ulog(
+            600,
+            "ReportCrash",
+            "crash_report_written",
+            "Saved crash report for IMTranscoderAgent[402]",
+            4,
+        ),
+    ];
+    let (_, d) = detect(ev);
+    assert!(of(&d, "unifiedlog_chain").is_empty(), "{:#?}", d.findings);
+}
+
 /// A process indicator meets the executable of a ps.txt row (by its last component),
 /// and the file-path indicator its path; a name that only starts like it does not.
 #[test]

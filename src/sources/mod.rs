@@ -30,6 +30,7 @@ mod sms_deletions;
 pub mod tcc;
 pub mod textlog;
 pub mod typedstream;
+pub mod unifiedlog;
 
 use thiserror::Error;
 
@@ -200,6 +201,7 @@ pub fn registry() -> Vec<Box<dyn Source>> {
         Box::new(lockdownd::LockdownLog),
         Box::new(privacyreport::PrivacyReport),
         Box::new(globalprefs::GlobalPreferences),
+        Box::new(unifiedlog::UnifiedLog),
     ]
 }
 

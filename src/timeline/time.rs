@@ -119,9 +119,11 @@ pub fn naive_as_utc(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A local wall-clock time with an explicit offset, as crash reports write it:
-/// `2022-09-13 12:02:03.45 +0200` → 10:02:03.45 UTC.
+/// `2022-09-13 12:02:03.45 +0200` → 10:02:03.45 UTC (also `log show`'s
+/// `2022-09-13 12:02:03.450000+0200`, the offset right after the fraction).
 pub fn with_offset(s: &str) -> Option<DateTime<Utc>> {
-    const FORMATS: [&str; 4] = [
+    const FORMATS: [&str; 5] = [
+        "%Y-%m-%d %H:%M:%S%.f%z",
         "%Y-%m-%d %H:%M:%S%.f %z",
         "%Y-%m-%d %H:%M:%S %z",
         "%Y-%m-%dT%H:%M:%S%.f%z",
