@@ -25,8 +25,10 @@ pub fn populate(w: &mut World, case: Case, opts: &Options) {
     baseline(w, &mut rng_for(seed, case, "addaily"));
     files(w, &mut rng_for(seed, case, "files"), scale);
     safari(w, &mut rng_for(seed, case, "safari"), scale);
+    deleted_conversations(w, &mut rng_for(seed, case, "deleted-conversations"), scale);
     tcc(w, &mut rng_for(seed, case, "tcc"));
     reboots(w, &mut rng_for(seed, case, "reboots"), scale);
+    ios_updates(w, &mut rng_for(seed, case, "ios-updates"));
     crashes(w, &mut rng_for(seed, case, "crashes"));
     locations(w, &mut rng_for(seed, case, "locationd"));
     if w.device.ios == Ios::V14 {
@@ -1116,6 +1118,78 @@ fn safari(w: &mut World, rng: &mut Rng, scale: f64) {
     }
 }
 
+/// The user deletes whole conversations: iOS removes their attachments, so the
+/// `Library/SMS/Attachments/xx` and `xx/yy` folders that held them are modified at that
+/// moment and left empty (the same Manifest.db trace the Triangulation implant leaves).
+/// People do it while using the phone: Safari pages (WebContent traffic) a minute or
+/// two later.
+fn deleted_conversations(w: &mut World, rng: &mut Rng, scale: f64) {
+    let n = ((60.0 * scale).round() as usize).max(3);
+    let used: BTreeSet<String> = w
+        .files
+        .iter()
+        .filter(|f| f.domain == "MediaDomain")
+        .filter_map(|f| f.path.strip_prefix("Library/SMS/Attachments/"))
+        .filter_map(|p| p.get(..2))
+        .map(str::to_string)
+        .collect();
+    let webcontent = w
+        .processes
+        .iter()
+        .position(|p| p.procname == "com.apple.WebKit.WebContent");
+    let mut taken = used;
+    for _ in 0..n {
+        let us = quiet(w, rng, human);
+        let Some(xx) = (0..64)
+            .map(|_| format!("{:02x}", rng.random_range(0..256u32)))
+            .find(|x| !taken.contains(x))
+        else {
+            return;
+        };
+        taken.insert(xx.clone());
+        let yy = format!("{:02x}", rng.random_range(0..256u32));
+        let deleted = clock::unix_secs(us);
+        let born = deleted - rng.random_range(DAY / SEC..200 * DAY / SEC);
+        for path in [
+            format!("Library/SMS/Attachments/{xx}"),
+            format!("Library/SMS/Attachments/{xx}/{yy}"),
+        ] {
+            w.files.push(FileEntry {
+                domain: "MediaDomain".into(),
+                path,
+                flags: 2,
+                birth: born,
+                modified: deleted,
+                changed: deleted,
+                size: 64,
+                mark: None,
+            });
+        }
+        let browse = us + rng.random_range(30 * SEC..4 * MIN);
+        let (host, prefix) = *pick(rng, SITES);
+        let topic = pick(rng, TOPICS).to_string();
+        w.visits.push(Visit {
+            us: browse,
+            url: format!("https://{host}{prefix}{}", topic.to_lowercase()),
+            title: topic.replace('_', " "),
+            redirect_from: None,
+        });
+        if let Some(p) = webcontent {
+            let (a, b, c, e) = traffic(rng, 1.0);
+            w.usages.push(Usage {
+                process: p,
+                us: browse + rng.random_range(SEC..20 * SEC),
+                wifi_in: a,
+                wifi_out: b,
+                wwan_in: c,
+                wwan_out: e,
+                mark: None,
+                pk: 0,
+            });
+        }
+    }
+}
+
 fn tcc(w: &mut World, rng: &mut Rng) {
     const SERVICES: &[&str] = &[
         "kTCCServiceCamera",
@@ -1245,6 +1319,76 @@ const CRASHERS: &[CrashSpec] = &[
         bundle: "com.apple.Music",
     },
 ];
+
+/// Daemons a point release can bring (real iOS process names, no bundle id). DataUsage
+/// keeps the kernel's process name, cut at 16 bytes (MAXCOMLEN).
+const UPDATE_DAEMONS: [&str; 12] = [
+    "intelligenceplatformd",
+    "financed",
+    "siriknowledged",
+    "contextstored",
+    "proactiveeventtrackerd",
+    "journalingsuggestd",
+    "cloudtelemetryservice",
+    "inputanalyticsd",
+    "gamepolicyd",
+    "liveactivitiesd",
+    "backgroundassets.user",
+    "replicatord",
+];
+
+/// iOS updates: installed at night, a reboot, and within minutes a burst of daemons
+/// never seen before, with no bundle id — what the new-process selectors look for.
+fn ios_updates(w: &mut World, rng: &mut Rng) {
+    let (first_day, tz) = (w.device.first_day(), w.device.tz);
+    let clients = shutdown_clients();
+    let mut names: Vec<&str> = UPDATE_DAEMONS.to_vec();
+    for _ in 0..3 {
+        let us = quiet(w, rng, |w, r| {
+            let (day, hour) = (any_day(w, r), r.random_range(1..5));
+            clock::local_instant(r, first_day, day, hour, tz)
+        });
+        let holding = vec![(rng.random_range(40..2500), pick(rng, clients).to_string())];
+        w.reboots.push(Reboot {
+            us,
+            delays: vec![(rng.random_range(10..90) as f64 / 100.0, holding)],
+            mark: None,
+            client_mark: None,
+        });
+        let mut t = us + rng.random_range(40 * SEC..3 * MIN);
+        for _ in 0..rng.random_range(2..=4) {
+            if names.is_empty() {
+                return;
+            }
+            let name = names.remove(rng.random_range(0..names.len()));
+            let procname: String = name.bytes().take(16).map(char::from).collect();
+            t += rng.random_range(SEC..90 * SEC);
+            let p = w.processes.len();
+            w.processes.push(Process {
+                procname,
+                bundle: None,
+                first: t,
+                last: t,
+                deleted: false,
+                mark: None,
+                pk: 0,
+            });
+            for k in 0..rng.random_range(1..4) {
+                let (a, b, c, e) = traffic(rng, 0.3);
+                w.usages.push(Usage {
+                    process: p,
+                    us: (t + k * rng.random_range(MIN..DAY)).min(w.device.span.1 - MIN),
+                    wifi_in: a,
+                    wifi_out: b,
+                    wwan_in: c,
+                    wwan_out: e,
+                    mark: None,
+                    pk: 0,
+                });
+            }
+        }
+    }
+}
 
 fn crashes(w: &mut World, rng: &mut Rng) {
     let until = w.device.sysdiagnose - DAY;
