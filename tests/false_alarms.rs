@@ -155,3 +155,74 @@ fn clean_phone_at_scale_1_has_no_high_or_critical_finding() {
         "{gen:?} vs {real:?}"
     );
 }
+
+/// The planted chains of the three sample cases, generated afresh with this generator
+/// (the committed sample_cases/ are regenerated after merging), are still found, and the
+/// clean case stays quiet on its near misses.
+#[test]
+fn freshly_generated_sample_cases_keep_their_planted_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    for (case, name) in [
+        (Case::Triangulation, "triangulation"),
+        (Case::Forcedentry, "forcedentry"),
+        (Case::Clean, "clean"),
+    ] {
+        let at = dir.path().join(name);
+        sample::generate(case, &at, &Options::default()).unwrap();
+        let out = dir.path().join(format!("{name}-out"));
+        chainline::analyze::run(&chainline::analyze::Options {
+            inputs: vec![at.clone()],
+            out: out.clone(),
+            quiet: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("findings.json")).unwrap()).unwrap();
+        let fs = v["findings"].as_array().unwrap();
+        let severe =
+            |f: &&serde_json::Value| matches!(f["severity"].as_str(), Some("high" | "critical"));
+        let keys = |only_severe: bool| -> std::collections::BTreeSet<(String, String)> {
+            fs.iter()
+                .filter(|f| !only_severe || severe(f))
+                .flat_map(|f| f["events"].as_array().unwrap().iter())
+                .map(|e| {
+                    (
+                        e["artifact"].as_str().unwrap().to_string(),
+                        e["record"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let truth: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(at.join("TRUTH.json")).unwrap()).unwrap();
+        let truth = truth.as_array().unwrap();
+        if name == "clean" {
+            assert!(!fs.iter().any(|f| severe(&f)), "clean flagged: {fs:#?}");
+            let any = keys(false);
+            for t in truth {
+                let k = (
+                    t["artifact"].as_str().unwrap().to_string(),
+                    t["record"].as_str().unwrap().to_string(),
+                );
+                assert!(!any.contains(&k), "near miss {} flagged", t["what"]);
+            }
+        } else {
+            let got = keys(true);
+            for t in truth
+                .iter()
+                .filter(|t| matches!(t["role"].as_str(), Some("trigger" | "follow_up")))
+            {
+                let k = (
+                    t["artifact"].as_str().unwrap().to_string(),
+                    t["record"].as_str().unwrap().to_string(),
+                );
+                assert!(
+                    got.contains(&k),
+                    "{name}: planted {} ({k:?}) in no high/critical chain",
+                    t["what"]
+                );
+            }
+        }
+    }
+}

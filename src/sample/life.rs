@@ -17,6 +17,7 @@ use super::{media, rng_for, Case, Options, Rng};
 pub fn populate(w: &mut World, case: Case, opts: &Options) {
     let (seed, scale) = (opts.seed, opts.scale);
     messages(w, &mut rng_for(seed, case, "messages"), scale);
+    photo_bursts(w, &mut rng_for(seed, case, "photo-bursts"), scale);
     // Only the planted stories' own windows stay clear (so that what they plant is what
     // a chain finds). The minutes after inbound messages and around WebContent/nehelper
     // traffic are NOT kept quiet: a real phone browses, rewrites preference plists and
@@ -298,6 +299,46 @@ fn messages(w: &mut World, rng: &mut Rng, scale: f64) {
         }
     }
     choose_present(w, rng);
+}
+
+/// Group chats trade photos in bursts: several members send pictures within a minute or
+/// two, each one downloaded by IMTransferAgent as it arrives.
+fn photo_bursts(w: &mut World, rng: &mut Rng, scale: f64) {
+    let groups: Vec<usize> = (0..w.chats.len())
+        .filter(|&c| w.chats[c].style == 43)
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    let n = ((120.0 * scale).round() as usize).max(2);
+    for _ in 0..n {
+        let chat = *pick(rng, &groups);
+        let mut t = human(w, rng);
+        if w.reserved.overlaps(t - 10 * MIN, t + 30 * MIN) {
+            continue;
+        }
+        for _ in 0..rng.random_range(3..=8) {
+            let handle = Some(*pick(rng, &w.chats[chat].handles));
+            let attachment = attachment(w, rng, t, false);
+            w.messages.push(Message {
+                us: t,
+                extra_ns: rng.random_range(0..1000),
+                guid: guid(rng),
+                text: "\u{fffc}".into(),
+                text_null: rng.random_bool(0.1),
+                handle,
+                chat,
+                from_me: false,
+                service: "iMessage",
+                read_after: rng.random_bool(0.92).then(|| rng.random_range(3..7200)),
+                attachments: vec![attachment],
+                deleted: false,
+                mark: None,
+                rowid: 0,
+            });
+            t += rng.random_range(2 * SEC..25 * SEC);
+        }
+    }
 }
 
 fn message(w: &mut World, rng: &mut Rng, chat: usize, us: i64, from_me: bool, short: bool) {
