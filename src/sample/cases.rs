@@ -545,7 +545,11 @@ fn forcedentry(w: &mut World, rng: &mut Rng) {
         wifi_out: 0.0,
         wwan_in: 1_221_443.0,
         wwan_out: 387_112.0,
-        mark: Mark::new(Role::FollowUp, "net", "roleaboutd network usage"),
+        mark: Mark::new(
+            Role::Context,
+            "net",
+            "roleaboutd network counters (their time is the last update; the ZPROCESS first time is the appearance)",
+        ),
         pk: 0,
     });
     w.usages.push(Usage {

@@ -115,12 +115,6 @@ impl Intervals {
         i > 0 && t < self.spans[i - 1].1
     }
 
-    /// Total time covered.
-    pub fn covered(&mut self) -> i64 {
-        self.settle();
-        self.spans.iter().map(|(a, b)| b - a).sum()
-    }
-
     /// Whether any part of `[from, to)` is inside.
     pub fn overlaps(&mut self, from: i64, to: i64) -> bool {
         self.settle();

@@ -102,32 +102,34 @@ pub fn write(
                 ));
             }
         }
+        let live = live_rows(w);
         let mut stmt = tx
             .prepare(
                 "INSERT INTO ZLIVEUSAGE (Z_PK, Z_ENT, Z_OPT, ZKIND, ZMETADATA, ZTAG, ZHASPROCESS, ZBILLCYCLEEND, ZTIMESTAMP, ZWIFIIN, ZWIFIOUT, ZWWANIN, ZWWANOUT)
                  VALUES (?1, ?2, ?3, 0, 0, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(&e)?;
-        for u in &w.usages {
-            let p = &w.processes[u.process];
+        for r in &live.rows {
+            let p = &w.processes[r.process];
+            let [wifi_in, wifi_out, wwan_in, wwan_out] = r.counters;
             stmt.execute(params![
-                u.pk,
+                r.pk,
                 LIVE_USAGE,
-                rng.random_range(1..12),
+                r.updates.min(i64::from(u16::MAX)),
                 rng.random_range(1..3),
                 p.pk,
-                clock::cocoa_f64(u.us),
-                u.wifi_in,
-                u.wifi_out,
-                u.wwan_in,
-                u.wwan_out
+                clock::cocoa_f64(r.us),
+                wifi_in.round(),
+                wifi_out.round(),
+                wwan_in.round(),
+                wwan_out.round()
             ])
             .map_err(&e)?;
-            if let Some(mark) = &u.mark {
+            if let Some(mark) = &r.mark {
                 truths.push(Truth::new(
                     ARTIFACT,
-                    format!("ZLIVEUSAGE:{}", u.pk),
-                    u.us,
+                    format!("ZLIVEUSAGE:{}", r.pk),
+                    r.us,
                     mark,
                 ));
             }
@@ -140,7 +142,7 @@ pub fn write(
         for (i, name) in ENTITIES.iter().enumerate() {
             let ent = i as i64 + 1;
             let max = match ent {
-                LIVE_USAGE => w.max_usage,
+                LIVE_USAGE => live.z_max,
                 PROCESS => w.max_process,
                 _ => 0,
             };
@@ -160,6 +162,85 @@ pub fn write(
     }
     tx.commit().map_err(&e)?;
     finish_db(conn, path)
+}
+
+/// How long one ZLIVEUSAGE row keeps being updated before the process gets a new one,
+/// and how long rows are kept after their last update. Apple documents neither; the real
+/// iOS 16 file (plaso's DataUsage.sqlite) shows a few rows per process (887 rows for 371
+/// processes), all updated within its last ~40 days, and a LiveUsage Z_MAX about twice
+/// its row count (older rows rotated away). The MVT iOS 14.3 backup keeps 10 rows for 40
+/// processes. These two durations give that shape; `tests` compare it with the plaso file.
+const ROW_SPAN: i64 = 14 * clock::DAY;
+const RETENTION: i64 = 42 * clock::DAY;
+
+/// One ZLIVEUSAGE row as iOS keeps it: counters summed in place, `us` the last update.
+#[derive(Debug, Clone)]
+pub struct LiveRow {
+    pub pk: i64,
+    pub process: usize,
+    created: i64,
+    pub us: i64,
+    /// wifi in/out, wwan in/out.
+    pub counters: [f64; 4],
+    /// Saves of the row (Core Data's Z_OPT).
+    pub updates: i64,
+    pub mark: Option<super::model::Mark>,
+}
+
+pub struct LiveRows {
+    pub rows: Vec<LiveRow>,
+    /// Every row ever created (Z_PRIMARYKEY.Z_MAX), rotated ones included.
+    pub z_max: i64,
+}
+
+/// Folds the world's individual network uses into the rows iOS would hold: each use
+/// adds to its process's open row (a new row after [`ROW_SPAN`]); rows last updated more
+/// than [`RETENTION`] before the newest use are rotated away. A planted use gets a row of
+/// its own that no later use updates and that is never rotated, so its time is the
+/// planted one; rows of a deleted process (Amnesty's orphans) are kept.
+pub fn live_rows(w: &World) -> LiveRows {
+    let mut order: Vec<usize> = (0..w.usages.len()).collect();
+    order.sort_by_key(|&i| (w.usages[i].us, i));
+    let mut rows: Vec<LiveRow> = Vec::new();
+    let mut open: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for i in order {
+        let u = &w.usages[i];
+        let add = [u.wifi_in, u.wifi_out, u.wwan_in, u.wwan_out];
+        if u.mark.is_none() {
+            if let Some(&r) = open.get(&u.process) {
+                let row = &mut rows[r];
+                if u.us - row.created < ROW_SPAN {
+                    for (c, a) in row.counters.iter_mut().zip(add) {
+                        *c += a;
+                    }
+                    row.us = u.us;
+                    row.updates += 1;
+                    continue;
+                }
+            }
+        }
+        let r = rows.len();
+        rows.push(LiveRow {
+            pk: r as i64 + 1,
+            process: u.process,
+            created: u.us,
+            us: u.us,
+            counters: add,
+            updates: 1,
+            mark: u.mark.clone(),
+        });
+        if u.mark.is_none() {
+            open.insert(u.process, r);
+        } else {
+            open.remove(&u.process);
+        }
+    }
+    let z_max = rows.len() as i64;
+    let newest = rows.iter().map(|r| r.us).max().unwrap_or(0);
+    rows.retain(|r| {
+        r.mark.is_some() || w.processes[r.process].deleted || newest - r.us <= RETENTION
+    });
+    LiveRows { rows, z_max }
 }
 
 /// The store metadata Core Data keeps in `Z_METADATA.Z_PLIST` (a binary plist).

@@ -1,9 +1,8 @@
 //! Benign life: a year of messages with a few close contacts, apps and daemons using
 //! the network, files coming and going, browsing, permission prompts, reboots and the
-//! odd app crash. Everything that could look like a chain's follow-up (traffic, file
-//! times, crashes, location stops) is kept out of the minutes after inbound messages
-//! and out of the planted stories' windows ([`World::busy`]), so the only chains in a
-//! case are the planted ones. Names are fictional (`example.com` addresses, the
+//! odd app crash. Only the planted stories' windows ([`World::busy`]) are kept clear of
+//! noise; traffic, file times, plist writes and location stops fall anywhere else,
+//! including the minutes after inbound messages, as on a real phone. Names are fictional (`example.com` addresses, the
 //! +1 555 01xx and +44 7700 900xxx drama ranges).
 
 use std::collections::BTreeSet;
@@ -18,29 +17,19 @@ use super::{media, rng_for, Case, Options, Rng};
 pub fn populate(w: &mut World, case: Case, opts: &Options) {
     let (seed, scale) = (opts.seed, opts.scale);
     messages(w, &mut rng_for(seed, case, "messages"), scale);
-    let inbound: Vec<i64> = w
-        .messages
-        .iter()
-        .filter(|m| !m.from_me)
-        .map(|m| m.us)
-        .collect();
-    let stories = w.busy.clone();
-    for t in inbound {
-        w.busy.add(t - 2 * MIN, t + 20 * MIN);
-    }
-    // At large scales the minutes after inbound messages cover most of the year;
-    // then only the planted stories stay clear (dense noise is the point there).
-    let (a, b) = w.device.span;
-    if w.busy.covered() > (b - a) / 2 {
-        w.busy = stories;
-    }
+    photo_bursts(w, &mut rng_for(seed, case, "photo-bursts"), scale);
+    // Only the planted stories' own windows stay clear (so that what they plant is what
+    // a chain finds). The minutes after inbound messages and around WebContent/nehelper
+    // traffic are NOT kept quiet: a real phone browses, rewrites preference plists and
+    // stops location bundles at any time, and "no false alarm" must be measured on that.
     datausage(w, &mut rng_for(seed, case, "datausage"), scale);
     baseline(w, &mut rng_for(seed, case, "addaily"));
-    keep_clear_of_implicit_traffic(w);
     files(w, &mut rng_for(seed, case, "files"), scale);
     safari(w, &mut rng_for(seed, case, "safari"), scale);
+    deleted_conversations(w, &mut rng_for(seed, case, "deleted-conversations"), scale);
     tcc(w, &mut rng_for(seed, case, "tcc"));
     reboots(w, &mut rng_for(seed, case, "reboots"), scale);
+    ios_updates(w, &mut rng_for(seed, case, "ios-updates"));
     crashes(w, &mut rng_for(seed, case, "crashes"));
     locations(w, &mut rng_for(seed, case, "locationd"));
     if w.device.ios == Ios::V14 {
@@ -48,44 +37,6 @@ pub fn populate(w: &mut World, case: Case, opts: &Options) {
         lookups(w, &mut rng_for(seed, case, "idstatus"));
     }
     prefs(w, &mut rng_for(seed, case, "prefs"));
-}
-
-/// Processes whose traffic Kaspersky's triangle_check counts as a weak sign.
-const IMPLICIT: [&str; 4] = [
-    "com.apple.WebKit.WebContent",
-    "nehelper",
-    "powerd/com.apple.datausage.diagnostics",
-    "lockdownd/com.apple.datausage.security",
-];
-
-/// Benign traffic of those processes is normal; benign location stops and
-/// preference-file writes right next to it would be a coincidence that only the
-/// planted near misses should show.
-fn keep_clear_of_implicit_traffic(w: &mut World) {
-    let mut times: Vec<i64> = Vec::new();
-    for u in &w.usages {
-        let p = &w.processes[u.process];
-        if IMPLICIT.contains(&p.procname.as_str()) {
-            times.push(u.us);
-        }
-    }
-    for p in w
-        .processes
-        .iter()
-        .filter(|p| IMPLICIT.contains(&p.procname.as_str()))
-    {
-        times.push(p.first);
-    }
-    for b in w
-        .baseline
-        .iter()
-        .filter(|b| IMPLICIT.contains(&b.process.as_str()))
-    {
-        times.push(b.us);
-    }
-    for t in times {
-        w.busy.add(t - 6 * MIN, t + 6 * MIN);
-    }
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -348,6 +299,46 @@ fn messages(w: &mut World, rng: &mut Rng, scale: f64) {
         }
     }
     choose_present(w, rng);
+}
+
+/// Group chats trade photos in bursts: several members send pictures within a minute or
+/// two, each one downloaded by IMTransferAgent as it arrives.
+fn photo_bursts(w: &mut World, rng: &mut Rng, scale: f64) {
+    let groups: Vec<usize> = (0..w.chats.len())
+        .filter(|&c| w.chats[c].style == 43)
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    let n = ((120.0 * scale).round() as usize).max(2);
+    for _ in 0..n {
+        let chat = *pick(rng, &groups);
+        let mut t = human(w, rng);
+        if w.reserved.overlaps(t - 10 * MIN, t + 30 * MIN) {
+            continue;
+        }
+        for _ in 0..rng.random_range(3..=8) {
+            let handle = Some(*pick(rng, &w.chats[chat].handles));
+            let attachment = attachment(w, rng, t, false);
+            w.messages.push(Message {
+                us: t,
+                extra_ns: rng.random_range(0..1000),
+                guid: guid(rng),
+                text: "\u{fffc}".into(),
+                text_null: rng.random_bool(0.1),
+                handle,
+                chat,
+                from_me: false,
+                service: "iMessage",
+                read_after: rng.random_bool(0.92).then(|| rng.random_range(3..7200)),
+                attachments: vec![attachment],
+                deleted: false,
+                mark: None,
+                rowid: 0,
+            });
+            t += rng.random_range(2 * SEC..25 * SEC);
+        }
+    }
 }
 
 fn message(w: &mut World, rng: &mut Rng, chat: usize, us: i64, from_me: bool, short: bool) {
@@ -675,7 +666,9 @@ fn datausage(w: &mut World, rng: &mut Rng, scale: f64) {
         });
     }
 
-    // Apps: each update gives a new executable UUID, hence a new ZPROCESS row.
+    // Apps: one ZPROCESS row each (`<container UUID>/<bundle id>`), whose first and
+    // last times move as it is used; real stores keep one row per process name
+    // (plaso's iOS 16 DataUsage.sqlite: 371 rows, each ZPROCNAME once).
     let mut apps: Vec<(String, u32)> = APPS.iter().map(|(b, w)| (b.to_string(), *w)).collect();
     let synthetic = (400.0 * scale).round() as usize;
     for i in 0..synthetic {
@@ -684,12 +677,8 @@ fn datausage(w: &mut World, rng: &mut Rng, scale: f64) {
             rng.random_range(1..4),
         ));
     }
-    let target_rows = ((13_000.0 * scale).round() as usize).max(60);
-    let mut versions = vec![1usize; apps.len()];
+    let versions = vec![1usize; apps.len()];
     let app_weights: Vec<u32> = apps.iter().map(|a| a.1).collect();
-    for _ in 0..target_rows.saturating_sub(DAEMONS.len() + apps.len()) {
-        versions[weighted(rng, &app_weights)] += 1;
-    }
     let mut app_rows: Vec<Vec<(i64, usize)>> = Vec::with_capacity(apps.len());
     for (i, (bundle, _)) in apps.iter().enumerate() {
         let installed = if i < 12 || rng.random_bool(0.6) {
@@ -1170,6 +1159,78 @@ fn safari(w: &mut World, rng: &mut Rng, scale: f64) {
     }
 }
 
+/// The user deletes whole conversations: iOS removes their attachments, so the
+/// `Library/SMS/Attachments/xx` and `xx/yy` folders that held them are modified at that
+/// moment and left empty (the same Manifest.db trace the Triangulation implant leaves).
+/// People do it while using the phone: Safari pages (WebContent traffic) a minute or
+/// two later.
+fn deleted_conversations(w: &mut World, rng: &mut Rng, scale: f64) {
+    let n = ((60.0 * scale).round() as usize).max(3);
+    let used: BTreeSet<String> = w
+        .files
+        .iter()
+        .filter(|f| f.domain == "MediaDomain")
+        .filter_map(|f| f.path.strip_prefix("Library/SMS/Attachments/"))
+        .filter_map(|p| p.get(..2))
+        .map(str::to_string)
+        .collect();
+    let webcontent = w
+        .processes
+        .iter()
+        .position(|p| p.procname == "com.apple.WebKit.WebContent");
+    let mut taken = used;
+    for _ in 0..n {
+        let us = quiet(w, rng, human);
+        let Some(xx) = (0..64)
+            .map(|_| format!("{:02x}", rng.random_range(0..256u32)))
+            .find(|x| !taken.contains(x))
+        else {
+            return;
+        };
+        taken.insert(xx.clone());
+        let yy = format!("{:02x}", rng.random_range(0..256u32));
+        let deleted = clock::unix_secs(us);
+        let born = deleted - rng.random_range(DAY / SEC..200 * DAY / SEC);
+        for path in [
+            format!("Library/SMS/Attachments/{xx}"),
+            format!("Library/SMS/Attachments/{xx}/{yy}"),
+        ] {
+            w.files.push(FileEntry {
+                domain: "MediaDomain".into(),
+                path,
+                flags: 2,
+                birth: born,
+                modified: deleted,
+                changed: deleted,
+                size: 64,
+                mark: None,
+            });
+        }
+        let browse = us + rng.random_range(30 * SEC..4 * MIN);
+        let (host, prefix) = *pick(rng, SITES);
+        let topic = pick(rng, TOPICS).to_string();
+        w.visits.push(Visit {
+            us: browse,
+            url: format!("https://{host}{prefix}{}", topic.to_lowercase()),
+            title: topic.replace('_', " "),
+            redirect_from: None,
+        });
+        if let Some(p) = webcontent {
+            let (a, b, c, e) = traffic(rng, 1.0);
+            w.usages.push(Usage {
+                process: p,
+                us: browse + rng.random_range(SEC..20 * SEC),
+                wifi_in: a,
+                wifi_out: b,
+                wwan_in: c,
+                wwan_out: e,
+                mark: None,
+                pk: 0,
+            });
+        }
+    }
+}
+
 fn tcc(w: &mut World, rng: &mut Rng) {
     const SERVICES: &[&str] = &[
         "kTCCServiceCamera",
@@ -1299,6 +1360,76 @@ const CRASHERS: &[CrashSpec] = &[
         bundle: "com.apple.Music",
     },
 ];
+
+/// Daemons a point release can bring (real iOS process names, no bundle id). DataUsage
+/// keeps the kernel's process name, cut at 16 bytes (MAXCOMLEN).
+const UPDATE_DAEMONS: [&str; 12] = [
+    "intelligenceplatformd",
+    "financed",
+    "siriknowledged",
+    "contextstored",
+    "proactiveeventtrackerd",
+    "journalingsuggestd",
+    "cloudtelemetryservice",
+    "inputanalyticsd",
+    "gamepolicyd",
+    "liveactivitiesd",
+    "backgroundassets.user",
+    "replicatord",
+];
+
+/// iOS updates: installed at night, a reboot, and within minutes a burst of daemons
+/// never seen before, with no bundle id — what the new-process selectors look for.
+fn ios_updates(w: &mut World, rng: &mut Rng) {
+    let (first_day, tz) = (w.device.first_day(), w.device.tz);
+    let clients = shutdown_clients();
+    let mut names: Vec<&str> = UPDATE_DAEMONS.to_vec();
+    for _ in 0..3 {
+        let us = quiet(w, rng, |w, r| {
+            let (day, hour) = (any_day(w, r), r.random_range(1..5));
+            clock::local_instant(r, first_day, day, hour, tz)
+        });
+        let holding = vec![(rng.random_range(40..2500), pick(rng, clients).to_string())];
+        w.reboots.push(Reboot {
+            us,
+            delays: vec![(rng.random_range(10..90) as f64 / 100.0, holding)],
+            mark: None,
+            client_mark: None,
+        });
+        let mut t = us + rng.random_range(40 * SEC..3 * MIN);
+        for _ in 0..rng.random_range(2..=4) {
+            if names.is_empty() {
+                return;
+            }
+            let name = names.remove(rng.random_range(0..names.len()));
+            let procname: String = name.bytes().take(16).map(char::from).collect();
+            t += rng.random_range(SEC..90 * SEC);
+            let p = w.processes.len();
+            w.processes.push(Process {
+                procname,
+                bundle: None,
+                first: t,
+                last: t,
+                deleted: false,
+                mark: None,
+                pk: 0,
+            });
+            for k in 0..rng.random_range(1..4) {
+                let (a, b, c, e) = traffic(rng, 0.3);
+                w.usages.push(Usage {
+                    process: p,
+                    us: (t + k * rng.random_range(MIN..DAY)).min(w.device.span.1 - MIN),
+                    wifi_in: a,
+                    wifi_out: b,
+                    wwan_in: c,
+                    wwan_out: e,
+                    mark: None,
+                    pk: 0,
+                });
+            }
+        }
+    }
+}
 
 fn crashes(w: &mut World, rng: &mut Rng) {
     let until = w.device.sysdiagnose - DAY;

@@ -199,7 +199,8 @@ pub fn generate(case: Case, dir: &Path, opts: &Options) -> Result<Summary, Sampl
         bytes,
         messages: world.messages.iter().filter(|m| !m.deleted).count(),
         manifest_entries,
-        datausage_rows: world.processes.iter().filter(|p| !p.deleted).count() + world.usages.len(),
+        datausage_rows: world.processes.iter().filter(|p| !p.deleted).count()
+            + datausage::live_rows(&world).rows.len(),
         planted,
     })
 }

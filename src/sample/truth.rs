@@ -80,7 +80,8 @@ address in it is fictional except the published attacker indicators it plants.\n
         &clock::rfc3339(d.span.0)[..10],
         &clock::rfc3339(d.span.1)[..10],
         w.messages.iter().filter(|m| !m.deleted).count(),
-        w.processes.iter().filter(|p| !p.deleted).count() + w.usages.len(),
+        w.processes.iter().filter(|p| !p.deleted).count()
+            + super::datausage::live_rows(w).rows.len(),
     ));
     s.push_str("## Layout\n\n");
     s.push_str(&format!(
