@@ -250,3 +250,26 @@ pub fn b(
         tags.iter().map(|t| t.to_string()).collect(),
     )
 }
+
+/// One text column of a built frame, nulls as "" (unit tests of the bytes parsers).
+pub fn texts(df: &DataFrame, column: &str) -> Vec<String> {
+    df.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect()
+}
+
+/// Row `i`'s time as RFC 3339 with `+00:00`, or None.
+pub fn ts_at(df: &DataFrame, i: usize) -> Option<String> {
+    let us = df
+        .column("ts")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .get(i)?;
+    crate::timeline::time::from_micros(us).map(|t| t.to_rfc3339())
+}

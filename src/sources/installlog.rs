@@ -218,57 +218,22 @@ Wed Aug 11 05:53:00 2021 [176] <err> (0x16bae7000) dump: values (
         let (b, _, _) = o.into_parts();
         let df = b.finish().unwrap();
         assert_eq!(df.height(), 3);
-        let kinds: Vec<String> = df
-            .column("kind")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|k| k.unwrap().to_string())
-            .collect();
-        assert_eq!(kinds, ["container_created", "app_uninstalled", "log_entry"]);
-        let actors: Vec<String> = df
-            .column("actor")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|k| k.unwrap().to_string())
-            .collect();
-        assert_eq!(actors, ["com.example.app", "com.example.old", ""]);
-        let msg = df
-            .column("message")
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(2)
-            .unwrap()
-            .to_string();
+        let col = |n: &str| crate::sources::fixture::texts(&df, n);
+        assert_eq!(
+            col("kind"),
+            ["container_created", "app_uninstalled", "log_entry"]
+        );
+        assert_eq!(col("actor"), ["com.example.app", "com.example.old", ""]);
+        let msg = &col("message")[2];
         assert!(
             msg.contains("systemgroup.com.apple.configurationprofiles"),
             "{msg}"
         );
-        let records: Vec<String> = df
-            .column("record")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|k| k.unwrap().to_string())
-            .collect();
-        assert_eq!(records, ["line:1", "line:2", "line:3"]);
+        assert_eq!(col("record"), ["line:1", "line:2", "line:3"]);
         // 05:51:02 at -0700 is 12:51:02 UTC.
-        let ts = df
-            .column("ts")
-            .unwrap()
-            .datetime()
-            .unwrap()
-            .physical()
-            .get(0)
-            .unwrap();
         assert_eq!(
-            crate::timeline::time::from_micros(ts).unwrap().to_rfc3339(),
-            "2021-08-11T12:51:02+00:00"
+            crate::sources::fixture::ts_at(&df, 0).as_deref(),
+            Some("2021-08-11T12:51:02+00:00")
         );
     }
 

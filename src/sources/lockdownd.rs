@@ -142,15 +142,7 @@ mod tests {
         parse_bytes(log.as_bytes(), zone, &mut o).unwrap();
         let (b, warnings, facts) = o.into_parts();
         let df = b.finish().unwrap();
-        let col = |n: &str| -> Vec<String> {
-            df.column(n)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|k| k.unwrap_or("").to_string())
-                .collect()
-        };
+        let col = |n: &str| crate::sources::fixture::texts(&df, n);
         assert_eq!(
             col("kind"),
             ["log_entry", "service_started", "pairing", "log_entry"]

@@ -185,15 +185,7 @@ not json
         parse_bytes(text.as_bytes(), &mut o).unwrap();
         let (b, warnings, facts) = o.into_parts();
         let df = b.finish().unwrap();
-        let col = |n: &str| -> Vec<String> {
-            df.column(n)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|k| k.unwrap_or("").to_string())
-                .collect()
-        };
+        let col = |n: &str| crate::sources::fixture::texts(&df, n);
         assert_eq!(col("kind"), ["network_activity", "data_access"]);
         assert_eq!(
             col("actor"),

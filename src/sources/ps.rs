@@ -307,15 +307,7 @@ mobile             501     -   812     1     4004   0.0  0.1  31  0    10000    
         parse_bytes(text.as_bytes(), zone, &mut o).unwrap();
         let (b, _, _) = o.into_parts();
         let df = b.finish().unwrap();
-        let col = |n: &str| -> Vec<String> {
-            df.column(n)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|k| k.unwrap_or("").to_string())
-                .collect()
-        };
+        let col = |n: &str| crate::sources::fixture::texts(&df, n);
         assert_eq!(
             col("actor"),
             [

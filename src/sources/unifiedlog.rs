@@ -269,15 +269,7 @@ mod tests {
         parse_bytes(lines.as_bytes(), &mut o).unwrap();
         let (b, warnings, facts) = o.into_parts();
         let df = b.finish().unwrap();
-        let col = |n: &str| -> Vec<String> {
-            df.column(n)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|k| k.unwrap_or("").to_string())
-                .collect()
-        };
+        let col = |n: &str| crate::sources::fixture::texts(&df, n);
         assert_eq!(
             col("kind"),
             ["attachment_download", "process_spawn", "log_entry"]
