@@ -29,11 +29,11 @@ use polars::prelude::PlHashMap as HashMap;
 use std::borrow::Cow;
 
 use super::columns::Columns;
+// Entities remembered by the views they were read from (see [`Baseline::build`]).
+use super::MEMO_MAX;
 
 const DAY_US: i64 = 86_400_000_000;
 const NONE: u32 = u32::MAX;
-/// Entities remembered by the views they were read from (see [`Baseline::build`]).
-const MEMO_MAX: usize = 1 << 16;
 
 pub const NEW_FACTOR: f64 = 1.5;
 pub const ROUTINE_FACTOR: f64 = 0.5;

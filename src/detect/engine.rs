@@ -80,9 +80,8 @@ impl<'r> Chain<'r> {
 // ---------------------------------------------------------------------------------------
 // Selections.
 
-/// Distinct values remembered per test by [`retain_str`]; past this, values are tested
-/// without remembering.
-const MEMO_MAX: usize = 1 << 16;
+// Distinct values remembered per test by [`retain_str`]: [`super::MEMO_MAX`].
+use super::MEMO_MAX;
 /// After this many rows, [`retain_str`] stops remembering unless at least a quarter of
 /// them were answered from memory (a column of distinct values, such as paths, gains
 /// nothing from it and pays for every insert).

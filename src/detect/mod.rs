@@ -13,6 +13,10 @@ pub mod rule;
 pub mod stix;
 pub mod tooling;
 
+/// Distinct values remembered by a memo (rule tests, baseline views); past this,
+/// values are computed without remembering.
+const MEMO_MAX: usize = 1 << 16;
+
 pub use findings::{Finding, FindingEvent, FindingsFile, IocMatch, Role, Severity};
 pub use rule::{Rule, RuleError};
 pub use stix::{Indicator, IocKind, IocSet};
