@@ -61,6 +61,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/unifiedlog_chain.toml",
         include_str!("../../rules/unifiedlog_chain.toml"),
     ),
+    (
+        "rules/homekit_findmy_entry.toml",
+        include_str!("../../rules/homekit_findmy_entry.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

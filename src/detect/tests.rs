@@ -993,6 +993,41 @@ fn unifiedlog_chain_fires_link_by_link() {
 }
 
 #[test]
+fn homekit_entry_then_message_then_new_process() {
+    let (_, d) = detect(vec![
+        ulog(0, "homed", "log_entry", "Accessory invitation received", 1),
+        Event::new("sms", "message_received", Some(at(120)))
+            .actor("attacker@example.com")
+            .at(SMS, "message:9"),
+        first_seen(200, "bh", "", 7),
+    ]);
+    let f = of(&d, "homekit_findmy_entry");
+    assert_eq!(f.len(), 1, "{:#?}", d.findings);
+    assert!(f[0].severity >= Severity::High, "{:?}", f[0].severity);
+    assert!(f[0].title.ends_with("(PWNYOURHOME-like)"), "{}", f[0].title);
+}
+
+#[test]
+fn homekit_entry_quiet_without_a_new_process_or_a_message() {
+    // HomeKit then a message but no new process; Find My then a known process (seen
+    // a week before) but no message.
+    let (_, d) = detect(vec![
+        ulog(0, "homed", "log_entry", "Accessory state changed", 1),
+        Event::new("sms", "message_received", Some(at(120)))
+            .actor("+15550001")
+            .at(SMS, "message:9"),
+        first_seen(-7 * 86_400, "cloudd", "", 6),
+        ulog(3000, "fmfd", "log_entry", "Location published", 2),
+        usage(3100, "cloudd", "", 10, 10, 6),
+    ]);
+    assert!(
+        of(&d, "homekit_findmy_entry").is_empty(),
+        "{:#?}",
+        d.findings
+    );
+}
+
+#[test]
 fn unifiedlog_chain_quiet_on_near_misses() {
     // An ordinary crash of another process, a system spawn, and a crash 10 min later.
     let ev = vec![
