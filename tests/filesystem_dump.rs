@@ -336,3 +336,65 @@ fn damaged_and_hostile_archives() {
         .iter()
         .any(|c| c["kind"] == "filesystem"));
 }
+
+/// A `.zip` extraction: listed from its central directory, the members sources read
+/// extracted, DOS times read as UTC with a warning that their zone is unknown.
+#[test]
+fn zip_dump_is_a_filesystem_dump() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ffs.zip");
+    let db = sms_db();
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let when = zip::DateTime::from_date_and_time(2022, 9, 13, 10, 4, 54).unwrap();
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(when);
+        z.add_directory("private/var/mobile/Library/SMS/Attachments/65/05/", opts)
+            .unwrap();
+        z.start_file("private/var/mobile/Library/SMS/sms.db", opts)
+            .unwrap();
+        z.write_all(&db).unwrap();
+        z.start_file("private/var/mobile/Media/DCIM/IMG_1.HEIC", opts)
+            .unwrap();
+        z.write_all(b"not read").unwrap();
+        z.finish().unwrap();
+    }
+    let (run, df) = analyze(&path, &dir.path().join("out"));
+    assert_eq!(
+        run["containers"][0]["kind"], "filesystem",
+        "{}",
+        run["containers"]
+    );
+    let sms = run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source"] == "sms")
+        .unwrap();
+    assert_eq!(sms["rows"], 1, "{sms}");
+    let rows = fs_rows(&df);
+    let emptied = rows
+        .iter()
+        .find(|r| r.2 == "private/var/mobile/Library/SMS/Attachments/65/05")
+        .expect("the emptied folder");
+    assert_eq!(
+        (emptied.0.as_str(), emptied.1),
+        ("file_modified", EMPTIED as i64)
+    );
+    assert!(emptied.3.iter().any(|t| t == "empty_dir"));
+    assert!(run["warnings"].to_string().contains("DOS time"));
+    // Not a zip at all: a warning in a case folder, the run goes on.
+    let case = dir.path().join("case");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("broken.zip"), b"PK\x03\x04 nothing").unwrap();
+    std::fs::copy(&path, case.join("good.zip")).unwrap();
+    let (run, _) = analyze(&case, &dir.path().join("out2"));
+    assert!(run["warnings"].to_string().contains("broken.zip"));
+    assert!(run["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["kind"] == "filesystem"));
+}

@@ -87,7 +87,7 @@ fn safe(rel: &str) -> bool {
 
 pub fn is_archive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.ends_with(".tar.gz") || n.ends_with(".tgz") || n.ends_with(".tar")
+    n.ends_with(".tar.gz") || n.ends_with(".tgz") || n.ends_with(".tar") || n.ends_with(".zip")
 }
 
 /// Reads an archive given directly (`direct`: a failure is the run's error) or found in
@@ -97,6 +97,12 @@ pub(super) fn open_archive(
     archive: &Path,
     direct: bool,
 ) -> Result<(), EvidenceError> {
+    if archive
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    {
+        return open_zip(ev, archive, direct);
+    }
     let file = std::fs::File::open(archive).map_err(|e| EvidenceError::io(archive, e))?;
     let name = archive
         .file_name()
@@ -227,6 +233,169 @@ pub(super) fn open_archive(
         }
     };
     ev.containers.push(container);
+    ev._unpacked.push(dir);
+    Ok(())
+}
+
+/// A `.zip` extraction: its central directory lists every member with its times, so
+/// the members are listed first and only those sources read are decompressed. Member
+/// times come from the extended-timestamp field (Unix UTC: modification, access,
+/// creation) when the tool wrote it, else from the DOS time, a local time of unknown
+/// zone read as UTC (run.json warns).
+fn open_zip(ev: &mut Evidence, archive: &Path, direct: bool) -> Result<(), EvidenceError> {
+    let fail = |ev: &mut Evidence, msg: String| -> Result<(), EvidenceError> {
+        if direct {
+            return Err(EvidenceError::Invalid {
+                path: archive.to_path_buf(),
+                msg,
+            });
+        }
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!("{msg}; nothing in it was analysed"),
+        ));
+        Ok(())
+    };
+    // The whole file is hashed as one input, in one streaming pass.
+    let file = std::fs::File::open(archive).map_err(|e| EvidenceError::io(archive, e))?;
+    let mut hashing = Hashing::new(std::io::BufReader::new(file));
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| EvidenceError::io(archive, e))?;
+    let (size, sha256) = hashing
+        .finish()
+        .map_err(|e| EvidenceError::io(archive, e))?;
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "archive.zip".into());
+    ev.inputs.insert(archive, &name, size, sha256);
+    let file = std::fs::File::open(archive).map_err(|e| EvidenceError::io(archive, e))?;
+    let mut zip = match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+        Ok(z) => z,
+        Err(e) => return fail(ev, format!("not a readable zip: {e}")),
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("archive-")
+        .tempdir_in(ev.scratch())
+        .map_err(|e| EvidenceError::io(ev.scratch(), e))?;
+    ev.inputs.unpacked_into(dir.path(), archive);
+    let mut r = Reading::default();
+    let mut dos_times = 0usize;
+    for i in 0..zip.len() {
+        let mut f = match zip.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                r.damage = Some(format!("member {}: {e}", i + 1));
+                continue;
+            }
+        };
+        let raw = f.name().map(|n| n.into_owned()).unwrap_or_default();
+        let Some(rel) = dump_path(&raw) else {
+            r.listed += 1;
+            continue;
+        };
+        r.filesystem = true;
+        if !safe(&rel) || f.is_symlink() {
+            r.refused += 1;
+            continue;
+        }
+        let is_dir = f.is_dir();
+        if keeps_times(&rel) {
+            let mut t = MemberTimes {
+                path: rel.clone(),
+                is_dir,
+                size: f.size(),
+                mtime: None,
+                atime: None,
+                ctime: None,
+                btime: None,
+                index: i + 1,
+            };
+            for x in f.extra_data_fields() {
+                if let zip::extra_fields::ExtraField::ExtendedTimestamp(ts) = x {
+                    t.mtime = ts.mod_time().map(i64::from);
+                    t.atime = ts.ac_time().map(i64::from);
+                    t.btime = ts.cr_time().map(i64::from);
+                }
+            }
+            if t.mtime.is_none() {
+                t.mtime = f.last_modified().and_then(|d| {
+                    let date = chrono::NaiveDate::from_ymd_opt(
+                        d.year().into(),
+                        d.month().into(),
+                        d.day().into(),
+                    )?;
+                    let at =
+                        date.and_hms_opt(d.hour().into(), d.minute().into(), d.second().into())?;
+                    Some(at.and_utc().timestamp())
+                });
+                dos_times += 1;
+            }
+            if r.members.len() < MAX_MEMBERS_KEPT {
+                r.members.push(t);
+            } else {
+                r.over_cap = true;
+            }
+        }
+        if !is_dir && wanted(&rel) {
+            let size = f.size();
+            if r.bytes + size > MAX_EXTRACTED {
+                r.over_cap = true;
+                continue;
+            }
+            let dest = dir.path().join(&rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| EvidenceError::io(parent, e))?;
+            }
+            let mut out = std::fs::File::create(&dest).map_err(|e| EvidenceError::io(&dest, e))?;
+            // The declared size bounds what is written, whatever the data expands to.
+            match std::io::copy(&mut Read::take(&mut f, size), &mut out) {
+                Ok(n) => {
+                    r.bytes += n;
+                    r.written += 1;
+                }
+                Err(e) => r.damage = Some(format!("{raw}: {e}")),
+            }
+        } else {
+            r.listed += 1;
+        }
+    }
+    if !r.filesystem {
+        return fail(
+            ev,
+            "a zip without members under private/var/: not a filesystem dump".into(),
+        );
+    }
+    if let Some(e) = &r.damage {
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!("some members could not be read ({e}); the others were"),
+        ));
+    }
+    if dos_times > 0 {
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!("{dos_times} members have only a DOS time (local time of the zipping machine, zone unknown): read as UTC"),
+        ));
+    }
+    if r.refused > 0 {
+        ev.warnings.push(Warning::new(
+            archive.to_string_lossy(),
+            format!(
+                "{} archive members skipped (links, or paths leading out of the archive)",
+                r.refused
+            ),
+        ));
+    }
+    ev.containers.push(Container {
+        kind: ContainerKind::Filesystem,
+        origin: archive.to_path_buf(),
+        root: dir.path().to_path_buf(),
+        device: DeviceInfo::default(),
+        manifest: None,
+        files: Vec::new(),
+        encryption: None,
+        members: r.members,
+    });
     ev._unpacked.push(dir);
     Ok(())
 }
