@@ -11,6 +11,7 @@ mod font;
 mod jbig2;
 mod pdf;
 mod psd;
+pub mod scan;
 mod tiff;
 mod webp;
 mod zip;
