@@ -53,6 +53,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/powerlog_new_process.toml",
         include_str!("../../rules/powerlog_new_process.toml"),
     ),
+    (
+        "rules/attachment_exploit.toml",
+        include_str!("../../rules/attachment_exploit.toml"),
+    ),
+    (
+        "rules/blastpass.toml",
+        include_str!("../../rules/blastpass.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;
