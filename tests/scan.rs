@@ -31,7 +31,6 @@ fn font(program: &[u8]) -> Vec<u8> {
     v
 }
 
-// 8-byte signature + IHDR (12 + 13) + IEND (12) = 45: the trailer starts there.
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
 
@@ -55,6 +54,7 @@ fn scan_folder_prints_one_line_per_flagged_file_and_exits_1() {
         lines[0].contains("adjust.ttf: font_adjust_opcode at offset 30"),
         "{text}"
     );
+    // 8-byte signature + IHDR (12 + 13) + IEND (12) = 45: the appended PDF starts there.
     assert!(
         lines[1].contains("appended.png: container_in_image at offset 45"),
         "{text}"
