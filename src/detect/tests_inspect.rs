@@ -120,11 +120,11 @@ fn attachment_exploit_is_critical_alone_and_explains_what_followed() {
     assert_eq!(f.len(), 1);
     let x = &f[0].explanation;
     assert!(
-        x.contains("then the message parser MessagesBlastDoorService crashed"),
+        x.contains("later the message parser MessagesBlastDoorService crashed"),
         "{x}"
     );
     assert!(
-        x.contains("then bh, a process with no bundle id never seen before, appeared"),
+        x.contains("after the attachment bh, a process with no bundle id never seen before, appeared"),
         "{x}"
     );
 }
