@@ -124,7 +124,9 @@ fn attachment_exploit_is_critical_alone_and_explains_what_followed() {
         "{x}"
     );
     assert!(
-        x.contains("after the attachment bh, a process with no bundle id never seen before, appeared"),
+        x.contains(
+            "after the attachment bh, a process with no bundle id never seen before, appeared"
+        ),
         "{x}"
     );
 }

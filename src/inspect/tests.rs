@@ -206,7 +206,7 @@ struct BitWriter {
 impl BitWriter {
     fn put(&mut self, value: u32, bits: u32) {
         for i in 0..bits {
-            if self.n % 8 == 0 {
+            if self.n.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let last = self.bytes.len() - 1;
