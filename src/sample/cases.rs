@@ -448,7 +448,7 @@ fn forcedentry(w: &mut World, rng: &mut Rng) {
             Media::PdfAsGif,
             Role::FollowUp,
             "second iMessage with a .gif attachment from the same unknown handle",
-            "attachment named .gif whose bytes are a PDF with a JBIG2Decode stream",
+            "attachment named .gif whose bytes are a PDF with a JBIG2Decode stream whose text region overflows the 32-bit symbol count",
             4_575_000,
         ),
     ];
