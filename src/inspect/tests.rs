@@ -233,6 +233,11 @@ fn riff(chunk: &[u8; 4], data: &[u8]) -> Vec<u8> {
 /// code whose code lengths are `green` (length-1 codes for the first symbols), the other
 /// four codes are simple one-symbol codes.
 fn vp8l(green_ones: usize) -> Vec<u8> {
+    vp8l_with([0, 0, 1, 1], green_ones)
+}
+
+/// As [`vp8l`], with the code-length code lengths of symbols 17, 18, 0, 1 given.
+fn vp8l_with(code_length_lengths: [u32; 4], green_ones: usize) -> Vec<u8> {
     let mut w = BitWriter::default();
     w.put(0x2f, 8);
     w.put(0, 14);
@@ -246,7 +251,7 @@ fn vp8l(green_ones: usize) -> Vec<u8> {
                  // written in the order 17, 18, 0, 1.
     w.put(0, 1);
     w.put(0, 4); // 4 code length codes
-    for l in [0, 0, 1, 1] {
+    for l in code_length_lengths {
         w.put(l, 3);
     }
     w.put(0, 1); // max_symbol = alphabet size
@@ -275,11 +280,18 @@ fn webp_complete_prefix_codes_stay_quiet() {
 }
 
 #[test]
-fn webp_over_subscribed_code_fires() {
+fn webp_over_subscribed_and_incomplete_codes_fire() {
     // Three symbols of length 1 cannot be a prefix code.
     let r = scan(&vp8l(3), "a.webp");
     assert_eq!(checks(&r), ["webp_vp8l_huffman_invalid"]);
     assert!(r.findings[0].explanation.contains("over-subscribed"));
+    // A code-length code of lengths 1 and 2 only leaves a quarter of the code space
+    // unused: incomplete.
+    let r = scan(&vp8l_with([1, 2, 0, 0], 2), "a.webp");
+    assert_eq!(checks(&r), ["webp_vp8l_huffman_invalid"]);
+    assert!(r.findings[0]
+        .explanation
+        .contains("code-length code incomplete"));
     let r = scan(&vp8l(1), "a.webp");
     // One symbol of length 1 alone is valid (a single-symbol code).
     assert!(r.findings.is_empty(), "{:?}", r.findings);
