@@ -29,7 +29,7 @@ release:
 ## Fuzz every parser of evidence bytes for FUZZ_SECONDS each (see docs/FUZZING.md).
 ## Needs the nightly toolchain and `cargo install cargo-fuzz`; not part of `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= shutdown_log crash_report typedstream mbfile plist_sources stix2 mvt_timeline_csv sysdiagnose_logs app_privacy_report unifiedlog_ndjson
+FUZZ_TARGETS ?= shutdown_log crash_report typedstream mbfile plist_sources stix2 mvt_timeline_csv sysdiagnose_logs app_privacy_report unifiedlog_ndjson inspect
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \

@@ -12,6 +12,7 @@ pub mod annotations;
 pub mod detect;
 pub mod evidence;
 pub mod export;
+pub mod inspect;
 pub mod query;
 pub mod report;
 pub mod sample;

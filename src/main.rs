@@ -237,6 +237,23 @@ did not start a chain."
         #[arg(long)]
         password: Option<String>,
     },
+    /// Inspect files for exploit structure (JBIG2, WebP lossless, TrueType, DNG, PDF,
+    /// PSD, ZIP/.pkpass members), without building a timeline.
+    #[command(
+        after_help = "Example:\n  chainline scan ~/cases/alice/attachments\n\n\
+One line per finding on stdout (path, check, offset, member, why no valid file has it,\n\
+sha256); --json writes the flagged files as a JSON array instead. Files are only read.\n\
+Exit status: 1 when something was found, 0 when every file was clean, 2 when nothing was\n\
+found but an input or a file could not be read (those are listed on stderr)."
+    )]
+    Scan {
+        /// Files or folders (walked recursively, links not followed).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The flagged files with their findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How encrypted backups are opened.
@@ -379,6 +396,7 @@ fn main() -> ExitCode {
             force,
             password,
         } => generate_sample(&case, &out, seed, scale, force, password, cli.quiet),
+        Command::Scan { inputs, json } => return scan(&inputs, json, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -393,6 +411,44 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("error: {}: {}", safe(&top), safe(&root));
             }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `chainline scan`: exit 1 when something was found, 0 when clean, 2 on errors.
+fn scan(inputs: &[PathBuf], json: bool, quiet: bool) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let started = std::time::Instant::now();
+    let result = chainline::inspect::scan::run(inputs, json, &mut out);
+    let _ = std::io::Write::flush(&mut out);
+    let safe = chainline::query::terminal_safe;
+    match result {
+        Ok(s) => {
+            for e in &s.errors {
+                eprintln!("error: {}", safe(e));
+            }
+            if !quiet {
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "scanned {} files ({} bytes) in {secs:.2}s: {} flagged, {} unreadable",
+                    s.files,
+                    s.bytes,
+                    s.flagged,
+                    s.errors.len()
+                );
+            }
+            if s.flagged > 0 {
+                ExitCode::from(1)
+            } else if s.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {}", safe(&e.to_string()));
             ExitCode::from(2)
         }
     }

@@ -330,4 +330,6 @@ fn ioc_findings(hits: &[stix::IocHit], set: &IocSet, cols: &Columns) -> Vec<(Fin
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_inspect;
+#[cfg(test)]
 mod tests_powerlog;

@@ -65,6 +65,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/homekit_findmy_entry.toml",
         include_str!("../../rules/homekit_findmy_entry.toml"),
     ),
+    (
+        "rules/attachment_exploit.toml",
+        include_str!("../../rules/attachment_exploit.toml"),
+    ),
+    (
+        "rules/blastpass.toml",
+        include_str!("../../rules/blastpass.toml"),
+    ),
 ];
 
 pub const DEFAULT_WINDOW_S: u64 = 300;

@@ -448,12 +448,19 @@ fn forcedentry(w: &mut World, rng: &mut Rng) {
             Media::PdfAsGif,
             Role::FollowUp,
             "second iMessage with a .gif attachment from the same unknown handle",
-            "attachment named .gif whose bytes are a PDF with a JBIG2Decode stream",
+            "attachment named .gif whose bytes are a PDF with a JBIG2Decode stream whose text region overflows the 32-bit symbol count",
             4_575_000,
         ),
     ];
     for (n, (us, kind, role, msg_what, att_what, crash_after)) in stories.into_iter().enumerate() {
         let content = media::bytes(kind, rng);
+        // The disguised PDF's JBIG2 stream carries the symbol-count overflow (the
+        // random stream is still drawn so the rest of the case stays as it was).
+        let content = if kind == Media::PdfAsGif {
+            super::exploit_files::pdf_with_jbig2_overflow()
+        } else {
+            content
+        };
         let a = w.attachments.len();
         let g = guid(rng);
         w.attachments.push(Attachment {

@@ -17,6 +17,7 @@ mod cases;
 mod clock;
 mod datausage;
 mod encrypt;
+mod exploit_files;
 mod life;
 mod media;
 mod model;

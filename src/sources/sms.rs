@@ -15,7 +15,7 @@ use rusqlite::types::ValueRef;
 use crate::evidence::{Evidence, Locator, Lookup};
 use crate::timeline::{time, Event};
 
-use super::attachment_type::{sniff, Declared};
+use super::attachment_type::{sniff, Declared, FileType};
 use super::schema::Table;
 use super::{typedstream, value_i64, value_string, Parse, Source, SourceError};
 
@@ -413,6 +413,7 @@ struct AttachmentCounts {
     present: usize,
     missing: usize,
     mismatched: usize,
+    exploit: usize,
 }
 
 fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), SourceError> {
@@ -559,18 +560,35 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
                         // Magic numbers sit in the first kilobyte; the whole file is
                         // still hashed, streamed.
                         match p.evidence.read_head(&art, 64 * 1024) {
-                            Ok(bytes) => match sniff(&bytes) {
-                                Some(magic) => {
-                                    tags.push(format!("magic:{}", magic.name()));
-                                    content = format!(", content {}", magic.name());
-                                    if declared.contradicted_by(magic) {
-                                        tags.push("type_mismatch".into());
-                                        counts.mismatched += 1;
-                                        content.push_str(" — TYPE MISMATCH");
+                            Ok(bytes) => {
+                                match sniff(&bytes) {
+                                    Some(magic) => {
+                                        tags.push(format!("magic:{}", magic.name()));
+                                        content = format!(", content {}", magic.name());
+                                        if declared.contradicted_by(magic) {
+                                            tags.push("type_mismatch".into());
+                                            counts.mismatched += 1;
+                                            content.push_str(" — TYPE MISMATCH");
+                                        }
                                     }
+                                    None => content = ", content of unknown type".into(),
                                 }
-                                None => content = ", content of unknown type".into(),
-                            },
+                                let ctx = InspectAt {
+                                    record: &record,
+                                    logical: &art.logical,
+                                    ts: created,
+                                    actor: &actor,
+                                    target: &target,
+                                };
+                                let checks = inspect_attachment(p, &art, bytes, size, &ctx);
+                                if !checks.is_empty() {
+                                    counts.exploit += 1;
+                                    content.push_str(" — EXPLOIT STRUCTURE");
+                                }
+                                for c in checks {
+                                    tags.push(format!("exploit_structure:{c}"));
+                                }
+                            }
                             Err(e) => {
                                 p.warn(format!("{record}: cannot read {}: {e}", art.logical));
                                 content = ", file present but unreadable".into();
@@ -644,7 +662,105 @@ fn attachments(conn: &rusqlite::Connection, p: &mut Parse<'_>) -> Result<(), Sou
         "attachment_type_mismatches".into(),
         counts.mismatched.into(),
     );
+    p.facts.insert(
+        "attachments_with_exploit_structure".into(),
+        counts.exploit.into(),
+    );
     Ok(())
+}
+
+/// Where an inspected attachment sits in the timeline.
+struct InspectAt<'a> {
+    record: &'a str,
+    logical: &'a str,
+    ts: Option<chrono::DateTime<chrono::Utc>>,
+    actor: &'a str,
+    target: &'a str,
+}
+
+/// Runs the exploit-structure inspector ([`crate::inspect`]) over an attachment whose
+/// magic makes it relevant, reading the rest of the file only then, and emits one
+/// `attachment`/`exploit_structure` row per finding. Returns the checks that fired.
+fn inspect_attachment(
+    p: &mut Parse<'_>,
+    art: &crate::evidence::Artifact,
+    head: Vec<u8>,
+    size: u64,
+    at: &InspectAt<'_>,
+) -> Vec<&'static str> {
+    use sha2::{Digest, Sha256};
+    let relevant = crate::inspect::is_font(&head)
+        || matches!(
+            sniff(&head),
+            Some(
+                FileType::Jbig2
+                    | FileType::Webp
+                    | FileType::Pdf
+                    | FileType::Psd
+                    | FileType::Tiff
+                    | FileType::Zip
+                    | FileType::Png
+                    | FileType::Gif
+                    | FileType::Jpeg
+            )
+        );
+    if !relevant {
+        return Vec::new();
+    }
+    let limits = crate::inspect::Limits::default();
+    let bytes = if size as usize > head.len() {
+        match p.evidence.read_head(art, limits.max_bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                p.warn(format!(
+                    "{}: cannot read {} for inspection: {e}",
+                    at.record, at.logical
+                ));
+                return Vec::new();
+            }
+        }
+    } else {
+        head
+    };
+    // No name: the name-versus-magic check is the sms row's own `type_mismatch` tag.
+    let report = crate::inspect::inspect(&bytes, None, &limits);
+    for n in &report.notes {
+        p.warn(format!("{}: {}: {}", at.record, at.logical, one_line(n)));
+    }
+    if report.findings.is_empty() {
+        return Vec::new();
+    }
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut fired = Vec::new();
+    for f in &report.findings {
+        let within = if f.within.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", one_line(&f.within))
+        };
+        let mut e = Event::new("attachment", "exploit_structure", at.ts)
+            .actor(at.actor)
+            .target(at.target)
+            .message(format!(
+                "{}: {} at offset {}{within}: {}",
+                one_line(at.logical),
+                f.check,
+                f.offset,
+                f.explanation
+            ))
+            .at(at.logical, at.record)
+            .tag(format!("check:{}", f.check))
+            .tag(format!("offset:{}", f.offset))
+            .tag(format!("sha256:{sha}"));
+        if !f.within.is_empty() {
+            e = e.tag(format!("within:{}", one_line(&f.within)));
+        }
+        p.emit(e);
+        if !fired.contains(&f.check) {
+            fired.push(f.check);
+        }
+    }
+    fired
 }
 
 #[cfg(test)]
@@ -990,6 +1106,69 @@ mod tests {
         assert_eq!(o.facts.get("attachments_missing"), Some(&1.into()));
         assert_eq!(o.facts.get("attachment_type_mismatches"), Some(&2.into()));
         assert_eq!(snapshot(bk.root()), before);
+    }
+
+    #[test]
+    fn attachment_with_exploit_structure_gets_its_own_row() {
+        use sha2::{Digest, Sha256};
+        let bk = Backup::new();
+        bk.add("HomeDomain", "Library/SMS/sms.db", &modern_db());
+        // Attachment 1: a PDF named .gif (type mismatch only, no exploit structure).
+        bk.add(
+            "MediaDomain",
+            "Library/SMS/Attachments/0a/10/A1/ab3kd9Qx1z.gif",
+            b"%PDF-1.3\n1 0 obj\n<< >>\nendobj\n",
+        );
+        // Attachment 2: a GIF whose comment extension (GIF89a spec, section 24)
+        // carries a PDF header at byte 16.
+        let mut gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00\x21\xfe\x09".to_vec();
+        gif.extend(b"%PDF-1.7\n\x00\x3b");
+        bk.add(
+            "MediaDomain",
+            "Library/SMS/Attachments/0b/11/A2/real.gif",
+            &gif,
+        );
+        let r = run(&Sms, bk.root());
+        let o = r.only();
+        let found: Vec<_> = o
+            .rows
+            .iter()
+            .filter(|e| e.kind == "exploit_structure")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let e = found[0];
+        assert_eq!(e.source, "attachment");
+        assert_eq!(e.record, "attachment:2");
+        assert!(
+            e.artifact.ends_with("Attachments/0b/11/A2/real.gif"),
+            "{}",
+            e.artifact
+        );
+        assert_eq!(e.actor, "attacker@example.com");
+        let sha = hex::encode(Sha256::digest(&gif));
+        for t in [
+            "check:container_in_image".to_string(),
+            "offset:16".into(),
+            format!("sha256:{sha}"),
+        ] {
+            assert!(e.tags.contains(&t), "{t} not in {:?}", e.tags);
+        }
+        let received = |rec: &str| {
+            o.rows
+                .iter()
+                .find(|r| r.record == rec && r.kind == "attachment_received")
+                .unwrap()
+                .tags
+                .clone()
+        };
+        assert!(received("attachment:2").contains(&"exploit_structure:container_in_image".into()));
+        assert!(!received("attachment:1")
+            .iter()
+            .any(|t| t.starts_with("exploit_structure")));
+        assert_eq!(
+            o.facts.get("attachments_with_exploit_structure"),
+            Some(&1.into())
+        );
     }
 
     #[test]
