@@ -17,6 +17,7 @@ pub mod query;
 pub mod report;
 pub mod sample;
 pub mod saved;
+pub mod scan;
 pub mod shell;
 pub mod sources;
 pub mod timeline;

@@ -421,7 +421,7 @@ fn scan(inputs: &[PathBuf], json: bool, quiet: bool) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let started = std::time::Instant::now();
-    let result = chainline::inspect::scan::run(inputs, json, &mut out);
+    let result = chainline::scan::run(inputs, json, &mut out);
     let _ = std::io::Write::flush(&mut out);
     let safe = chainline::query::terminal_safe;
     match result {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{inspect, Limits, Report};
+use crate::inspect::{inspect, Limits, Report};
 
 /// One scanned file.
 #[derive(Debug, serde::Serialize)]

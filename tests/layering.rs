@@ -9,6 +9,7 @@ use std::path::Path;
 /// are the crate root and may be used by all.
 const LAYERS: &[&str] = &[
     "timeline",
+    "inspect",
     "evidence",
     "saved",
     "sources",
@@ -17,6 +18,7 @@ const LAYERS: &[&str] = &[
     "query",
     "export",
     "report",
+    "scan",
     "shell",
     "analyze",
     "sample",

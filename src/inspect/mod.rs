@@ -7,16 +7,16 @@
 //! file; nothing here decodes pixels or runs font programs. Hard limits bound the bytes
 //! read, the container depth, the decompressed size and ratio, and every count.
 
+pub mod filetype;
 mod font;
 mod jbig2;
 mod pdf;
 mod psd;
-pub mod scan;
 mod tiff;
 mod webp;
 mod zip;
 
-use crate::sources::attachment_type::{sniff, Declared, FileType};
+use filetype::{sniff, Declared, FileType};
 
 /// Bounds on everything the inspector reads.
 #[derive(Debug, Clone, Copy)]

@@ -68,8 +68,8 @@ pub fn inspect(ctx: &mut Ctx, b: &[u8]) {
             ctx.within = within;
         } else if bytes.len() >= 4 {
             let known = super::is_font(&bytes)
-                || crate::sources::attachment_type::sniff(&bytes)
-                    .is_some_and(|t| !matches!(t, crate::sources::attachment_type::FileType::Pdf));
+                || super::filetype::sniff(&bytes)
+                    .is_some_and(|t| !matches!(t, super::filetype::FileType::Pdf));
             if known {
                 ctx.nested(&name, &bytes);
             }

@@ -6,7 +6,8 @@
 //! marks only that artifact as failed. Every other artifact still runs.
 
 pub mod addaily;
-pub mod attachment_type;
+// The file-type sniffer lives with the inspector below the sources; the old path stays.
+pub use crate::inspect::filetype as attachment_type;
 pub mod crash;
 pub mod datausage;
 pub mod filetimes;
