@@ -4,7 +4,11 @@ about 50 MB with the real tables and columns (process launches, traffic interval
 coalition intervals, application states, clock offsets) and a 4,000-line ps.txt in
 BSD ps's sysdiagnose layout. Synthetic and seeded; not evidence of anything.
 
-usage: large_sysdiagnose.py OUT_DIR [MB]
+usage: large_sysdiagnose.py OUT_DIR [MB] [worst]
+
+By default the four tables chainline reads hold 4.6 % of the rows, as in plaso's real
+PowerLog (1,746 of 38,199 rows over its 368 tables); the rest go to a battery table
+chainline does not read. `worst` puts every row in the four tables.
 """
 import os
 import random
@@ -13,6 +17,7 @@ import sys
 
 out = sys.argv[1]
 target_mb = float(sys.argv[2]) if len(sys.argv) > 2 else 50.0
+worst = len(sys.argv) > 3 and sys.argv[3] == "worst"
 rnd = random.Random(20221216)
 top = os.path.join(out, "sysdiagnose_2022.09.20_18-40-03+0300_iPhone-OS_iPhone_19H12")
 os.makedirs(os.path.join(top, "logs/powerlogs"), exist_ok=True)
@@ -25,15 +30,21 @@ CREATE TABLE PLProcessMonitorAgent_EventForward_ProcessID (ID INTEGER PRIMARY KE
 CREATE TABLE PLProcessNetworkAgent_EventInterval_UsageDiff (ID INTEGER PRIMARY KEY AUTOINCREMENT, timestamp REAL, BundleName TEXT, CellIn INTEGER, CellOut INTEGER, ProcessName TEXT, WifiIn INTEGER, WifiOut INTEGER, timestampEnd REAL);
 CREATE TABLE PLCoalitionAgent_EventInterval_CoalitionInterval (ID INTEGER PRIMARY KEY AUTOINCREMENT, timestamp REAL, BundleId TEXT, LaunchdCoalitionId INTEGER, LaunchdName TEXT, bytesread REAL, byteswritten REAL, cpu_instructions INTEGER, cpu_time REAL, energy INTEGER, tasks_exited REAL, tasks_started REAL, timestampEnd REAL);
 CREATE TABLE PLApplicationAgent_EventForward_Application (ID INTEGER PRIMARY KEY AUTOINCREMENT, timestamp REAL, Identifier TEXT, pid INTEGER, State INTEGER, Reason INTEGER);
+CREATE TABLE PLBatteryAgent_EventBackward_Battery (ID INTEGER PRIMARY KEY AUTOINCREMENT, timestamp REAL, Amperage REAL, AppleRawCurrentCapacity REAL, CurrentCapacity REAL, CycleCount INTEGER, Temperature REAL, Voltage REAL, InstantAmperage REAL, IsCharging INTEGER, Level REAL, RawMaxCapacity REAL);
 CREATE TABLE PLStorageOperator_EventForward_TimeOffset (ID INTEGER PRIMARY KEY AUTOINCREMENT, timestamp REAL, baseband REAL, kernel REAL, system REAL);
 """)
 names = [f"daemon{i}d" for i in range(300)] + [f"com.example.app{i}" for i in range(120)]
 start = 1_660_000_000.0
 db.execute("INSERT INTO PLStorageOperator_EventForward_TimeOffset (timestamp, baseband, kernel, system) VALUES (?, 0.04, -1571153284.1, -411.57)", (start,))
 t = start
-batch = 20_000
+batch = 20_000 if worst else 500
 while os.path.getsize(db_path) < target_mb * 1e6:
-    launches, traffic, coal, apps = [], [], [], []
+    launches, traffic, coal, apps, battery = [], [], [], [], []
+    # Real share: per four rows of the four tables (one each), 83 of the others.
+    per = 0 if worst else 83
+    for _ in range(batch * per):
+        t += rnd.random() * 0.5
+        battery.append((t, rnd.random() * -500, rnd.random() * 3000, rnd.random() * 3000, rnd.randrange(100, 900), 30 + rnd.random() * 5, 3800 + rnd.random() * 400, rnd.random() * -500, rnd.randrange(0, 2), rnd.random() * 100, 3000.0))
     for _ in range(batch):
         t += rnd.random() * 2
         n = rnd.choice(names)
@@ -45,6 +56,7 @@ while os.path.getsize(db_path) < target_mb * 1e6:
     db.executemany("INSERT INTO PLProcessMonitorAgent_EventForward_ProcessID (timestamp, BundleID, CoalitionID, PID, ProcessName) VALUES (?,?,?,?,?)", launches)
     db.executemany("INSERT INTO PLProcessNetworkAgent_EventInterval_UsageDiff (timestamp, BundleName, CellIn, CellOut, ProcessName, WifiIn, WifiOut, timestampEnd) VALUES (?,?,?,?,?,?,?,?)", traffic)
     db.executemany("INSERT INTO PLCoalitionAgent_EventInterval_CoalitionInterval (timestamp, BundleId, LaunchdCoalitionId, LaunchdName, bytesread, byteswritten, cpu_instructions, cpu_time, energy, tasks_exited, tasks_started, timestampEnd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", coal)
+    db.executemany("INSERT INTO PLBatteryAgent_EventBackward_Battery (timestamp, Amperage, AppleRawCurrentCapacity, CurrentCapacity, CycleCount, Temperature, Voltage, InstantAmperage, IsCharging, Level, RawMaxCapacity) VALUES (?,?,?,?,?,?,?,?,?,?,?)", battery)
     db.executemany("INSERT INTO PLApplicationAgent_EventForward_Application (timestamp, Identifier, pid, State, Reason) VALUES (?,?,?,?,?)", apps)
     db.commit()
 db.close()
