@@ -20,8 +20,8 @@ demo: build
 
 ## All tests: unit, integration, conformance (skips without ../shared), browser (skips without chromium unless CI is set).
 test:
-	$(CARGO) test --all-targets
-	$(CARGO) test --doc
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 release:
 	$(CARGO) build --release
@@ -38,11 +38,12 @@ fuzz:
 	done
 
 ## Regenerate the committed sample cases from the seeded generator.
-samples: build
-	$(CARGO) run --quiet -- generate-sample all --force -o sample_cases
+samples:
+	$(CARGO) run --quiet -p chainline-sample -- all --force -o sample_cases
 
 ## Speed and memory (see docs/BENCHMARKS.md).
 bench: release
+	$(CARGO) build --release -p chainline-sample
 	bash scripts/bench.sh
 
 fmt:
@@ -50,7 +51,7 @@ fmt:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean-out:
 	rm -rf out

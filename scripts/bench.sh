@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 
 TARGET="${CARGO_TARGET_DIR:-target}"
 BIN="$TARGET/release/chainline"
+# The sample generator is its own crate (crates/sample), not part of chainline.
+GEN="$TARGET/release/chainline-sample"
 CASE="${BENCH_CASE:-triangulation}"
 SCALES="${BENCH_SCALES:-1 4}"
 B=bench
 mkdir -p "$B"
 [ -x "$BIN" ] || cargo build --release
+[ -x "$GEN" ] || cargo build --release -p chainline-sample
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -srm)"
 echo "chainline $("$BIN" --version | awk '{print $2}') at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -31,7 +34,7 @@ for s in $SCALES; do
   if [ ! -d "$B/scale$s/$CASE" ]; then
     echo "generating $CASE at scale $s ..."
     t0=$(date +%s%N)
-    "$BIN" generate-sample "$CASE" --scale "$s" -o "$B/scale$s/$CASE"
+    "$GEN" "$CASE" --scale "$s" -o "$B/scale$s/$CASE"
     echo "  generated in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   fi
   rm -rf "$B/out$s"

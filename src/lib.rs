@@ -15,7 +15,6 @@ pub mod export;
 pub mod inspect;
 pub mod query;
 pub mod report;
-pub mod sample;
 pub mod saved;
 pub mod scan;
 pub mod shell;

@@ -217,26 +217,6 @@ did not start a chain."
         #[command(subcommand)]
         action: RulesAction,
     },
-    /// Write seeded synthetic sample cases (developer tool; see sample_cases/README.md).
-    #[command(name = "generate-sample", hide = true)]
-    GenerateSample {
-        /// triangulation, forcedentry, clean, or all (each into OUT/<case>/).
-        case: String,
-        /// Output folder (must be empty unless --force).
-        #[arg(short, long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = chainline::sample::DEFAULT_SEED)]
-        seed: u64,
-        /// Noise multiplier: 1.0 is about 100,000 messages over a year.
-        #[arg(long, default_value_t = chainline::sample::DEFAULT_SCALE)]
-        scale: f64,
-        /// Replace a case folder this command wrote before.
-        #[arg(long)]
-        force: bool,
-        /// Write the backup encrypted with this password (Apple's iteration counts).
-        #[arg(long)]
-        password: Option<String>,
-    },
     /// Inspect files for exploit structure (JBIG2, WebP lossless, TrueType, DNG, PDF,
     /// PSD, ZIP/.pkpass members), without building a timeline.
     #[command(
@@ -388,14 +368,6 @@ fn main() -> ExitCode {
             out,
             password,
         } => save_key(&backup, &out, password, cli.quiet),
-        Command::GenerateSample {
-            case,
-            out,
-            seed,
-            scale,
-            force,
-            password,
-        } => generate_sample(&case, &out, seed, scale, force, password, cli.quiet),
         Command::Scan { inputs, json } => return scan(&inputs, json, cli.quiet),
     };
     match result {
@@ -478,51 +450,6 @@ fn save_key(
             backup.display(),
             out.display()
         );
-    }
-    Ok(())
-}
-
-fn generate_sample(
-    case: &str,
-    out: &std::path::Path,
-    seed: u64,
-    scale: f64,
-    force: bool,
-    password: Option<String>,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    use chainline::sample::{self, Case};
-    let jobs: Vec<(Case, PathBuf)> = if case.eq_ignore_ascii_case("all") {
-        Case::ALL.iter().map(|c| (*c, out.join(c.name()))).collect()
-    } else {
-        vec![(
-            case.parse::<Case>().map_err(anyhow::Error::msg)?,
-            out.to_path_buf(),
-        )]
-    };
-    let opts = sample::Options { seed, scale };
-    for (case, dir) in jobs {
-        if force {
-            sample::clear(&dir)?;
-        }
-        let started = std::time::Instant::now();
-        let s = sample::generate(case, &dir, &opts)?;
-        if let Some(pw) = &password {
-            sample::encrypt_case_backup(&dir, pw, &sample::EncryptOptions::apple(seed))?;
-        }
-        if !quiet {
-            eprintln!(
-                "{case}: {} files, {} bytes, {} messages, {} Manifest.db rows, {} DataUsage rows, {} planted rows in {:.1}s -> {}",
-                s.files,
-                s.bytes,
-                s.messages,
-                s.manifest_entries,
-                s.datausage_rows,
-                s.planted,
-                started.elapsed().as_secs_f64(),
-                s.dir.display()
-            );
-        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use chainline::evidence::{file_id, mbfile};
-use chainline::sample::{encrypt_backup, EncryptOptions};
+use chainline_sample::{encrypt_backup, EncryptOptions};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chainline::sample::{self, Case, Options};
+use chainline_sample::{self as sample, Case, Options};
 
 /// Shape figures of a DataUsage store, read with plain SQL (independent of chainline).
 #[derive(Debug)]

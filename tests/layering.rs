@@ -21,7 +21,6 @@ const LAYERS: &[&str] = &[
     "scan",
     "shell",
     "analyze",
-    "sample",
 ];
 
 /// (file, line, module, used module) of every use of a higher layer.

@@ -461,7 +461,7 @@ fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
 /// the real order, and the FORCEDENTRY case's implant launch is in it.
 #[test]
 fn generated_powerlog_has_the_real_tables_and_columns() {
-    use chainline::sample::{self, Case, Options};
+    use chainline_sample::{self as sample, Case, Options};
     let dir = tempfile::tempdir().unwrap();
     sample::generate(Case::Forcedentry, dir.path(), &Options::default()).unwrap();
     let ev = Evidence::discover(&[dir.path().to_path_buf()]).unwrap();

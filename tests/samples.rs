@@ -7,8 +7,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chainline::evidence::file_id;
-use chainline::sample::{self, Case, Options};
 use chainline::timeline::time;
+use chainline_sample::{self as sample, Case, Options};
 use sha2::{Digest, Sha256};
 
 fn committed(case: Case) -> PathBuf {
@@ -56,7 +56,7 @@ fn committed_cases_regenerate_byte_for_byte() {
             .filter(|(k, v)| got.get(*k) != Some(v))
             .map(|(k, _)| k)
             .collect();
-        assert!(differ.is_empty(), "{case}: regenerated files differ from sample_cases (regenerate with `cargo run -- generate-sample all -o sample_cases --force` if the change is intended): {differ:?}");
+        assert!(differ.is_empty(), "{case}: regenerated files differ from sample_cases (regenerate with `make samples` if the change is intended): {differ:?}");
         // The archive is compared as bytes too, not only through its hash.
         let tgz = |d: &Path| {
             let p = std::fs::read_dir(d)

@@ -51,11 +51,11 @@ impl Case {
     pub fn new() -> Case {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().join("case");
-        let opts = chainline::sample::Options {
+        let opts = chainline_sample::Options {
             scale: 0.002,
             ..Default::default()
         };
-        chainline::sample::generate(chainline::sample::Case::Triangulation, &root, &opts)
+        chainline_sample::generate(chainline_sample::Case::Triangulation, &root, &opts)
             .expect("generate the sample case");
         Case { tmp, root, runs: 0 }
     }

@@ -16,8 +16,8 @@ use super::model::{Truth, World};
 use super::{
     clock, datausage, io_err, plists, rng_for, safari, sms, sql_err, tcc, Case, SampleError,
 };
-use crate::evidence::file_id;
-use crate::evidence::mbfile::{self, MbFile};
+use chainline::evidence::file_id;
+use chainline::evidence::mbfile::{self, MbFile};
 
 /// Every artifact file the backup holds, by domain and relative path.
 pub const ARTIFACTS: &[(&str, &str)] = &[

@@ -19,7 +19,7 @@ use rand::{Rng as _, SeedableRng};
 use rusqlite::{params, Connection};
 
 use super::{io_err, sql_err, SampleError};
-use crate::evidence::mbfile;
+use chainline::evidence::mbfile;
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
 

@@ -61,7 +61,7 @@ fn readme(w: &World, case: Case, opts: &Options, truths: &[Truth]) -> String {
     let mut s = String::new();
     s.push_str(&format!("# Sample case `{}`\n\n", case.name()));
     s.push_str(
-        "Synthetic evidence written by `chainline generate-sample`; every name, number and \
+        "Synthetic evidence written by `chainline-sample` (crates/sample); every name, number and \
 address in it is fictional except the published attacker indicators it plants.\n\n",
     );
     s.push_str(&format!("{}\n\n", story(case)));
@@ -113,7 +113,7 @@ address in it is fictional except the published attacker indicators it plants.\n
         ));
     }
     s.push_str(&format!(
-        "\n## Regenerate\n\n```\nchainline generate-sample {} -o <DIR> --seed {} --scale {}\n```\n\nThe same seed and scale give the same bytes.\n",
+        "\n## Regenerate\n\n```\ncargo run -p chainline-sample -- {} -o <DIR> --seed {} --scale {}\n```\n\nThe same seed and scale give the same bytes.\n",
         case.name(),
         opts.seed,
         opts.scale

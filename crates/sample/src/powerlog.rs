@@ -173,7 +173,7 @@ fn fill(
             {
                 truths.push(Truth::new(
                     artifact,
-                    format!("{}:{id}", crate::sources::powerlog::LAUNCHES),
+                    format!("{}:{id}", chainline::sources::powerlog::LAUNCHES),
                     shown(raw(*t), offset),
                     &m,
                 ));
@@ -212,7 +212,7 @@ fn fill(
             {
                 truths.push(Truth::new(
                     artifact,
-                    format!("{}:{id}", crate::sources::powerlog::TRAFFIC),
+                    format!("{}:{id}", chainline::sources::powerlog::TRAFFIC),
                     shown(raw(*from), offset),
                     &m,
                 ));

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use rand::Rng as _;
 
 use super::Rng;
-use crate::timeline::time::COCOA_EPOCH_OFFSET;
+use chainline::timeline::time::COCOA_EPOCH_OFFSET;
 
 pub const SEC: i64 = 1_000_000;
 pub const MIN: i64 = 60 * SEC;
@@ -54,7 +54,7 @@ pub fn local(us: i64, tz: Tz) -> DateTime<Tz> {
 
 /// RFC 3339 with microseconds and `Z`, the form chainline writes.
 pub fn rfc3339(us: i64) -> String {
-    crate::timeline::time::rfc3339(&datetime(us))
+    chainline::timeline::time::rfc3339(&datetime(us))
 }
 
 pub fn plist_date(us: i64) -> plist::Date {
